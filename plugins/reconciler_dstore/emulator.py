@@ -1,0 +1,743 @@
+"""A faithful fake of D-Store's `POST /v2/pos/syncProduct`, served as an ASGI app.
+
+It follows the API document, including its sharp edge: a status update that carries any
+field besides `posProductId` and `status` is processed as a full sync and replaces the
+store's whole catalog. Where the document is silent, the emulator picks one behaviour:
+
+- Idempotency is keyed by `requestId` alone. S and F results are final and replayed for
+  any later request with that id, even with a different body; U is never stored. Requests
+  rejected before the body could be trusted (headers, signature, unparsable JSON, bad
+  `requestId`) store nothing.
+- An empty `products` list is rejected: as a status update it would mean nothing and as a
+  full sync it would wipe the store, and the document does not say which one D-Store picks.
+- Keys, not values, decide the mode, and `null` is not taken as "absent": a field sent as
+  `null` makes the request a full sync and then fails that field's validation.
+- `keyVersion` in the Signature header is ignored; `algorithm` must be RSA256.
+- `verify_signatures=False` skips only the Signature check; the other header rules stay.
+- The `timeout` fault hangs for `seconds` (default an hour) and then cuts the connection, so
+  a patient client still gets no answer; a client that hangs up ends the wait early.
+- `reset()` clears catalogs, stored results, the request log and pending faults, but keeps
+  registered clients and the gateway key pair. Faults are never persisted.
+- With a data file, the emulator rereads it whenever another process has replaced it.
+  Concurrent writers are not coordinated: the last write wins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from reconciler.emulation import ConnectionDropped, Fault, FaultQueue
+from reconciler_dstore import signing
+
+SYNC_PRODUCT_PATH = "/v2/pos/syncProduct"
+
+MAX_FULL_SYNC_PRODUCTS = 1500
+MAX_STATUS_UPDATE_PRODUCTS = 10
+MAX_ID_LENGTH = 255
+MAX_EXTEND_INFO_LENGTH = 4096
+MAX_INT = 2147483647
+STATUSES = ("AVAILABLE", "SOLDOUT")
+PRODUCT_TYPES = ("SINGLE", "GROUP", "MODIFIER")
+STATUS_UPDATABLE_TYPES = ("SINGLE", "MODIFIER")
+STATUS_UPDATE_KEYS = frozenset({"posProductId", "status"})
+_CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+# --- results -------------------------------------------------------------------------
+
+
+def _result(status: str, code: str, message: str) -> dict[str, str]:
+    return {"resultStatus": status, "resultCode": code, "resultMessage": message}
+
+
+def _success() -> dict[str, str]:
+    return _result("S", "SUCCESS", "success")
+
+
+def _param_illegal(message: str) -> dict[str, str]:
+    return _result("F", "PARAM_ILLEGAL", message)
+
+
+_FAULT_RESULTS = {
+    "unknown": _result(
+        "U", "UNKNOWN_EXCEPTION", "An API calling is failed, which is caused by unknown reasons."
+    ),
+    "rate_limit": _result(
+        "F", "REQUEST_TRAFFIC_EXCEED_LIMIT", "The request traffic exceeds the limit."
+    ),
+}
+
+
+class ParamIllegal(Exception):
+    """A request breaking a documented rule; the text becomes the resultMessage."""
+
+
+class SignatureRejected(Exception):
+    """The request cannot be attributed to a registered client."""
+
+
+# --- validation ----------------------------------------------------------------------
+
+
+def _require_string(value: Any, where: str, max_length: int | None = None) -> str:
+    if value is None:
+        raise ParamIllegal(f"{where} is required")
+    if not isinstance(value, str) or not value:
+        raise ParamIllegal(f"{where} must be a non-empty string")
+    if max_length is not None and len(value) > max_length:
+        raise ParamIllegal(f"{where} must be at most {max_length} characters (got {len(value)})")
+    return value
+
+
+def _check_int(value: Any, where: str) -> int:
+    # bool is an int in Python but not in JSON.
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INT:
+        raise ParamIllegal(f"{where} must be an integer between 0 and {MAX_INT}")
+    return value
+
+
+def _check_status(value: Any, where: str) -> None:
+    if value not in STATUSES:
+        raise ParamIllegal(f"{where} must be one of {', '.join(STATUSES)}")
+
+
+def _check_price(price: Any, where: str) -> None:
+    if not isinstance(price, dict):
+        raise ParamIllegal(f"{where} must be an object with currency and value")
+    currency = price.get("currency")
+    if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency):
+        raise ParamIllegal(f"{where}.currency must be a 3-letter uppercase ISO 4217 code")
+    _check_int(price.get("value"), f"{where}.value")
+
+
+def _check_quantity_rule(rule: Any, where: str) -> None:
+    if not isinstance(rule, dict):
+        raise ParamIllegal(f"{where} must be an object with min and max")
+    low = _check_int(rule.get("min"), f"{where}.min")
+    high = _check_int(rule.get("max"), f"{where}.max")
+    if low > high:
+        raise ParamIllegal(f"{where}.min must not exceed {where}.max")
+
+
+def _check_id_list(value: Any, where: str) -> None:
+    if not isinstance(value, list):
+        raise ParamIllegal(f"{where} must be an array of posProductIds")
+    for j, item in enumerate(value):
+        _require_string(item, f"{where}[{j}]")
+        if item in value[:j]:
+            raise ParamIllegal(f"{where}[{j}] {item!r} is listed twice")
+
+
+def _check_overloads(overloads: Any, where: str) -> None:
+    if not isinstance(overloads, list):
+        raise ParamIllegal(f"{where} must be an array")
+    for k, overload in enumerate(overloads):
+        at = f"{where}[{k}]"
+        if not isinstance(overload, dict):
+            raise ParamIllegal(f"{at} must be an object")
+        _check_id_list(overload.get("posProductIds"), f"{at}.posProductIds")
+        if not overload["posProductIds"]:
+            raise ParamIllegal(f"{at}.posProductIds must not be empty")
+        if "price" in overload:
+            _check_price(overload["price"], f"{at}.price")
+        if "quantityRule" in overload:
+            _check_quantity_rule(overload["quantityRule"], f"{at}.quantityRule")
+
+
+def _check_product_shape(product: Any, where: str) -> None:
+    if not isinstance(product, dict):
+        raise ParamIllegal(f"{where} must be an object")
+    _require_string(product.get("posProductId"), f"{where}.posProductId")
+    _check_status(product.get("status"), f"{where}.status")
+    kind = product.get("type", "SINGLE")
+    if kind not in PRODUCT_TYPES:
+        raise ParamIllegal(f"{where}.type must be one of {', '.join(PRODUCT_TYPES)}")
+    if "name" in product and not isinstance(product["name"], str):
+        raise ParamIllegal(f"{where}.name must be a string")
+    if "price" in product:
+        _check_price(product["price"], f"{where}.price")
+    if "quantityRule" in product:
+        _check_quantity_rule(product["quantityRule"], f"{where}.quantityRule")
+    if "subProducts" in product:
+        _check_id_list(product["subProducts"], f"{where}.subProducts")
+    if "overloads" in product:
+        _check_overloads(product["overloads"], f"{where}.overloads")
+    if kind == "GROUP":
+        if not product.get("subProducts"):
+            raise ParamIllegal(f"{where} is a GROUP and must have non-empty subProducts")
+        if "price" in product:
+            raise ParamIllegal(f"{where} is a GROUP and must not have a price")
+    elif "type" in product and "price" not in product:
+        # Only an explicit type demands a price, so a status update turned full sync by
+        # an optional field (the documented trap) still goes through.
+        raise ParamIllegal(f"{where} is a {kind} and must have a price")
+
+
+def _check_references(
+    product: dict[str, Any], where: str, products: list[dict[str, Any]], index: dict[str, int]
+) -> None:
+    own_id = product["posProductId"]
+    for j, sub_id in enumerate(product.get("subProducts", [])):
+        if sub_id not in index:
+            raise ParamIllegal(f"{where}.subProducts[{j}] {sub_id!r} is not a product in this request")
+    for k, overload in enumerate(product.get("overloads", [])):
+        for j, group_id in enumerate(overload["posProductIds"]):
+            at = f"{where}.overloads[{k}].posProductIds[{j}]"
+            if group_id not in index:
+                raise ParamIllegal(f"{at} {group_id!r} is not a product in this request")
+            group = products[index[group_id]]
+            if group.get("type") != "GROUP":
+                raise ParamIllegal(f"{at} {group_id!r} is not a GROUP")
+            if own_id not in group["subProducts"]:
+                raise ParamIllegal(f"{at} {group_id!r} does not list {own_id!r} in its subProducts")
+
+
+def _check_no_cycles(products: list[dict[str, Any]], index: dict[str, int]) -> None:
+    children = {p["posProductId"]: p.get("subProducts", []) for p in products}
+    on_path, done = set(), set()
+    for root in children:
+        if root in done:
+            continue
+        # Iterative depth-first search: a 1,500-product chain would exhaust recursion.
+        path, pending = [root], [iter(children[root])]
+        on_path.add(root)
+        while pending:
+            child = next(pending[-1], None)
+            if child is None:
+                finished = path.pop()
+                on_path.discard(finished)
+                done.add(finished)
+                pending.pop()
+            elif child in on_path:
+                loop = path[path.index(child) :] + [child]
+                raise ParamIllegal(
+                    f"products[{index[child]}] reaches itself through subProducts: "
+                    + " -> ".join(loop)
+                )
+            elif child not in done:
+                on_path.add(child)
+                path.append(child)
+                pending.append(iter(children[child]))
+
+
+def check_full_sync(products: list[Any]) -> None:
+    if len(products) > MAX_FULL_SYNC_PRODUCTS:
+        raise ParamIllegal(
+            f"full sync allows at most {MAX_FULL_SYNC_PRODUCTS} products (got {len(products)})"
+        )
+    index: dict[str, int] = {}
+    for i, product in enumerate(products):
+        _check_product_shape(product, f"products[{i}]")
+        product_id = product["posProductId"]
+        if product_id in index:
+            raise ParamIllegal(
+                f"products[{i}].posProductId {product_id!r} duplicates products[{index[product_id]}]"
+            )
+        index[product_id] = i
+    for i, product in enumerate(products):
+        _check_references(product, f"products[{i}]", products, index)
+    _check_no_cycles(products, index)
+
+
+def check_status_update(products: list[dict[str, Any]], stored: Mapping[str, dict[str, Any]]) -> None:
+    if len(products) > MAX_STATUS_UPDATE_PRODUCTS:
+        raise ParamIllegal(
+            f"status update allows at most {MAX_STATUS_UPDATE_PRODUCTS} products (got {len(products)})"
+        )
+    seen: set[str] = set()
+    for i, product in enumerate(products):
+        where = f"products[{i}]"
+        product_id = _require_string(product["posProductId"], f"{where}.posProductId")
+        _check_status(product["status"], f"{where}.status")
+        if product_id in seen:
+            raise ParamIllegal(f"{where}.posProductId {product_id!r} is listed twice")
+        seen.add(product_id)
+        existing = stored.get(product_id)
+        if existing is None:
+            raise ParamIllegal(f"{where}.posProductId {product_id!r} does not exist in this store")
+        kind = existing.get("type", "SINGLE")
+        if kind not in STATUS_UPDATABLE_TYPES:
+            raise ParamIllegal(
+                f"{where}.posProductId {product_id!r} is a {kind}; "
+                "only SINGLE and MODIFIER statuses can be updated"
+            )
+
+
+def is_status_update(products: list[Any]) -> bool:
+    return all(isinstance(p, dict) and p.keys() == STATUS_UPDATE_KEYS for p in products)
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    request_id: str
+    account_id: str
+    store_id: str
+    store_name: str | None
+    products: list[Any]
+
+
+def parse_sync_request(doc: dict[str, Any]) -> SyncRequest:
+    request_id = _require_string(doc.get("requestId"), "requestId", MAX_ID_LENGTH)
+    account_id = _require_string(doc.get("posAccountId"), "posAccountId", MAX_ID_LENGTH)
+    store = doc.get("store")
+    if not isinstance(store, dict):
+        raise ParamIllegal("store is required and must be an object")
+    store_id = _require_string(store.get("posStoreId"), "store.posStoreId")
+    if "name" in store and not isinstance(store["name"], str):
+        raise ParamIllegal("store.name must be a string")
+    products = doc.get("products")
+    if not isinstance(products, list):
+        raise ParamIllegal("products is required and must be an array")
+    if not products:
+        raise ParamIllegal("products must contain at least one product")
+    if "extendInfo" in doc:
+        extend_info = doc["extendInfo"]
+        if not isinstance(extend_info, dict):
+            raise ParamIllegal("extendInfo must be an object")
+        size = len(json.dumps(extend_info, separators=(",", ":"), ensure_ascii=False))
+        if size > MAX_EXTEND_INFO_LENGTH:
+            raise ParamIllegal(
+                f"extendInfo must be at most {MAX_EXTEND_INFO_LENGTH} characters (got {size})"
+            )
+    return SyncRequest(request_id, account_id, store_id, store.get("name"), products)
+
+
+def _parse_time(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ParamIllegal(
+            "Request-Time header must be ISO 8601 with a UTC offset, e.g. 2022-10-10T23:00:56+08:00"
+        )
+    return moment
+
+
+def _json_or_none(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+# --- the backend ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GatewayReply:
+    """The result, and the exact bytes and headers that carry it (signed over those bytes)."""
+
+    result: dict[str, str]
+    body: bytes
+    headers: dict[str, str]
+
+
+def _empty_state() -> dict[str, Any]:
+    return {"gateway": None, "clients": {}, "stores": {}, "results": {}, "requests": []}
+
+
+class DStoreEmulator:
+    """D-Store's data and behaviour; HTTP stays in `create_app`."""
+
+    def __init__(
+        self,
+        path: Path | None = None,
+        clock_skew_seconds: int = 300,
+        verify_signatures: bool = True,
+    ) -> None:
+        self.path = Path(path) if path is not None else None
+        self.clock_skew_seconds = clock_skew_seconds
+        self.verify_signatures = verify_signatures
+        self.faults = FaultQueue()
+        self._state = _empty_state()
+        self._file_stamp: tuple[int, int] | None = None
+        self._gateway_key: Any = None
+        self._app: Starlette | None = None
+        self._refresh()
+
+    # persistence
+
+    def _refresh(self) -> None:
+        if self.path is None:
+            return
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return
+        # os.replace gives every save a new inode, so this notices other processes' saves.
+        stamp = (stat.st_ino, stat.st_mtime_ns)
+        if stamp != self._file_stamp:
+            self._state = {**_empty_state(), **json.loads(self.path.read_text("utf-8"))}
+            self._gateway_key = None
+            self._file_stamp = stamp
+
+    def _save(self) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as tmp_file:
+                json.dump(self._state, tmp_file)
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        stat = self.path.stat()
+        self._file_stamp = (stat.st_ino, stat.st_mtime_ns)
+
+    # keys and clients
+
+    def _gateway_private_key(self) -> Any:
+        if self._gateway_key is None:
+            if self._state["gateway"] is None:
+                private_pem, public_pem = signing.generate_key_pair()
+                self._state["gateway"] = {"private_key": private_pem, "public_key": public_pem}
+                self._save()
+            self._gateway_key = signing.load_private_key(self._state["gateway"]["private_key"])
+        return self._gateway_key
+
+    @property
+    def gateway_public_key_pem(self) -> str:
+        self._refresh()
+        self._gateway_private_key()
+        return self._state["gateway"]["public_key"]
+
+    def register_client(self, client_id: str, public_key_pem: str) -> None:
+        signing.load_public_key(public_key_pem)  # a bad key fails here, not on every request
+        self._refresh()
+        self._state["clients"][client_id] = public_key_pem
+        self._save()
+
+    # inspection
+
+    def _store(self, account_id: str, store_id: str) -> dict[str, Any] | None:
+        return self._state["stores"].get(account_id, {}).get(store_id)
+
+    def products(self, pos_account_id: str, pos_store_id: str) -> dict[str, dict[str, Any]]:
+        self._refresh()
+        store = self._store(pos_account_id, pos_store_id)
+        return copy.deepcopy(store["products"]) if store else {}
+
+    def store_name(self, pos_account_id: str, pos_store_id: str) -> str | None:
+        self._refresh()
+        store = self._store(pos_account_id, pos_store_id)
+        return store["name"] if store else None
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        self._refresh()
+        return copy.deepcopy(self._state["requests"])
+
+    def reset(self) -> None:
+        self._refresh()
+        self._state = {
+            **_empty_state(),
+            "gateway": self._state["gateway"],
+            "clients": self._state["clients"],
+        }
+        self.faults.clear()
+        self._save()
+
+    # syncProduct
+
+    def sync_product(
+        self, target: str, headers: Mapping[str, str], body: bytes, *, fault: str | None = None
+    ) -> GatewayReply:
+        """Answer one call. `target` is the path with query string, as the client signed it."""
+        self._refresh()
+        headers = {name.lower(): value for name, value in headers.items()}
+        record = self._new_record(target, body, fault)
+        signed = True
+        try:
+            self._authenticate(target, headers, body)
+            result = self._apply(body, record)
+        except SignatureRejected as exc:
+            result, signed = _result("F", "INVALID_SIGNATURE", f"Signature is invalid: {exc}"), False
+        except ParamIllegal as exc:
+            result = _param_illegal(str(exc))
+        record["result"] = result
+        self._log(record)
+        return self.reply(target, headers.get("client-id", ""), result, signed=signed)
+
+    def answer_unprocessed(
+        self,
+        target: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        fault: str,
+        result: dict[str, str] | None = None,
+    ) -> GatewayReply | None:
+        """Log a call an injected fault kept from processing; reply with `result` if given."""
+        self._refresh()
+        record = self._new_record(target, body, fault)
+        record["result"] = result
+        self._log(record)
+        if result is None:
+            return None
+        client_id = {name.lower(): value for name, value in headers.items()}.get("client-id", "")
+        return self.reply(target, client_id, result)
+
+    def reply(
+        self, target: str, client_id: str, result: dict[str, str], *, signed: bool = True
+    ) -> GatewayReply:
+        # Serialized once: the signature must cover exactly the bytes that are sent.
+        body = json.dumps({"result": result}, separators=(",", ":")).encode("utf-8")
+        headers = {"Content-Type": "application/json; charset=UTF-8"}
+        if client_id:
+            headers["Client-Id"] = client_id
+        if signed:
+            response_time = signing.request_time_now()
+            content = signing.signed_content("POST", target, client_id, response_time, body)
+            headers["Response-Time"] = response_time
+            headers["Signature"] = signing.format_signature_header(
+                signing.sign(self._gateway_private_key(), content)
+            )
+        return GatewayReply(result, body, headers)
+
+    @staticmethod
+    def _new_record(target: str, body: bytes, fault: str | None) -> dict[str, Any]:
+        doc = _json_or_none(body)
+        request_id = doc.get("requestId") if isinstance(doc, dict) else None
+        return {
+            "requestId": request_id,
+            "path": target,
+            "mode": None,
+            "body": doc,
+            "result": None,
+            "replayed": False,
+            "fault": fault,
+        }
+
+    def _log(self, record: dict[str, Any]) -> None:
+        self._state["requests"].append(record)
+        self._save()
+
+    def _authenticate(self, target: str, headers: Mapping[str, str], body: bytes) -> None:
+        client_id = headers.get("client-id")
+        if not client_id:
+            raise ParamIllegal("Client-Id header is required")
+        request_time = headers.get("request-time")
+        if not request_time:
+            raise ParamIllegal("Request-Time header is required")
+        skew = (datetime.now(timezone.utc) - _parse_time(request_time)).total_seconds()
+        if abs(skew) > self.clock_skew_seconds:
+            raise ParamIllegal("Request-Time is outside the allowed clock skew")
+        if not self.verify_signatures:
+            return
+        header = headers.get("signature")
+        if not header:
+            raise SignatureRejected("the Signature header is missing")
+        parts = signing.parse_signature_header(header)
+        if parts.get("algorithm") != signing.ALGORITHM:
+            raise SignatureRejected(f"algorithm must be {signing.ALGORITHM}")
+        if not parts.get("signature"):
+            raise SignatureRejected("the Signature header has no signature value")
+        public_pem = self._state["clients"].get(client_id)
+        if public_pem is None:
+            raise SignatureRejected(f"no public key is registered for Client-Id {client_id!r}")
+        content = signing.signed_content("POST", target, client_id, request_time, body)
+        if not signing.verify(signing.load_public_key(public_pem), content, parts["signature"]):
+            raise SignatureRejected("the signature does not match the request")
+
+    def _apply(self, body: bytes, record: dict[str, Any]) -> dict[str, str]:
+        doc = _json_or_none(body)
+        if not isinstance(doc, dict):
+            raise ParamIllegal("the request body must be a JSON object")
+        request_id = _require_string(doc.get("requestId"), "requestId", MAX_ID_LENGTH)
+        stored = self._state["results"].get(request_id)
+        if stored is not None:
+            record["replayed"] = True
+            return dict(stored)
+        try:
+            result = self._apply_new(doc, record)
+        except ParamIllegal as exc:
+            result = _param_illegal(str(exc))
+        self._state["results"][request_id] = result
+        return result
+
+    def _apply_new(self, doc: dict[str, Any], record: dict[str, Any]) -> dict[str, str]:
+        request = parse_sync_request(doc)
+        store = self._store(request.account_id, request.store_id)
+        if is_status_update(request.products):
+            record["mode"] = "status"
+            check_status_update(request.products, store["products"] if store else {})
+            for product in request.products:
+                store["products"][product["posProductId"]]["status"] = product["status"]
+        else:
+            record["mode"] = "full"
+            check_full_sync(request.products)
+            stores = self._state["stores"].setdefault(request.account_id, {})
+            store = stores.setdefault(request.store_id, {"name": None, "products": {}})
+            # New requests overwrite previous data: the request is the whole catalog.
+            store["products"] = {p["posProductId"]: copy.deepcopy(p) for p in request.products}
+        if request.store_name is not None:
+            store["name"] = request.store_name
+        return _success()
+
+    # HTTP
+
+    @property
+    def app(self) -> Starlette:
+        if self._app is None:
+            self._app = create_app(self)
+        return self._app
+
+
+# --- HTTP ----------------------------------------------------------------------------
+
+
+async def _until_disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+class _DroppedConnection:
+    """Starts a 200 answer, sends part of it and cuts the connection, as a network failure would."""
+
+    def __init__(self, body: bytes = b"") -> None:
+        self.body = body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        partial = self.body[: len(self.body) // 2]
+        promised = max(len(self.body), len(partial) + 1)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json; charset=UTF-8"),
+                    (b"content-length", str(promised).encode("ascii")),
+                ],
+            }
+        )
+        if partial:
+            await send({"type": "http.response.body", "body": partial, "more_body": True})
+        raise ConnectionDropped("injected fault: connection dropped mid-response")
+
+
+class _Hang:
+    """Answers nothing for `seconds`, then drops the connection."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            # Over a socket the client hanging up ends the wait; in-process it is cancelled.
+            await asyncio.wait_for(_until_disconnected(receive), timeout=self.seconds)
+        except asyncio.TimeoutError:
+            await _DroppedConnection()(scope, receive, send)
+
+
+def _signed_target(scope: Scope) -> str:
+    query = scope.get("query_string", b"")
+    return scope["path"] + (f"?{query.decode('latin-1')}" if query else "")
+
+
+def _to_response(reply: GatewayReply) -> Response:
+    return Response(reply.body, status_code=200, headers=reply.headers)
+
+
+def create_app(emulator: DStoreEmulator) -> Starlette:
+    async def sync_product(request: Request) -> Response | ASGIApp:
+        target = _signed_target(request.scope)
+        body = await request.body()
+        headers = request.headers
+        fault = emulator.faults.take(SYNC_PRODUCT_PATH)
+        if fault is None or fault.kind == "latency":
+            if fault is not None:
+                await asyncio.sleep(fault.seconds)
+            return _to_response(
+                emulator.sync_product(target, headers, body, fault=fault and fault.kind)
+            )
+        if fault.kind == "http_error":
+            emulator.answer_unprocessed(target, headers, body, fault=fault.kind)
+            return PlainTextResponse(
+                f"injected fault: HTTP {fault.status}", status_code=fault.status
+            )
+        if fault.kind in _FAULT_RESULTS:
+            reply = emulator.answer_unprocessed(
+                target, headers, body, fault=fault.kind, result=_FAULT_RESULTS[fault.kind]
+            )
+            return _to_response(reply)
+        # timeout or drop: the caller learns nothing, whether or not the change happened.
+        if fault.after_processing:
+            reply = emulator.sync_product(target, headers, body, fault=fault.kind)
+        else:
+            reply = emulator.answer_unprocessed(target, headers, body, fault=fault.kind)
+        if fault.kind == "timeout":
+            return _Hang(fault.seconds or 3600)
+        return _DroppedConnection(reply.body if reply else b"")
+
+    async def store_products(request: Request) -> Response:
+        account, store = request.path_params["account"], request.path_params["store"]
+        return JSONResponse(
+            {
+                "posAccountId": account,
+                "posStoreId": store,
+                "name": emulator.store_name(account, store),
+                "products": emulator.products(account, store),
+            }
+        )
+
+    async def request_log(request: Request) -> Response:
+        return JSONResponse(emulator.requests)
+
+    async def faults(request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                fault = Fault(**await request.json())
+            except (TypeError, ValueError) as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
+            emulator.faults.add(fault)
+            return JSONResponse(fault.to_dict(), status_code=201)
+        if request.method == "DELETE":
+            emulator.faults.clear()
+        return JSONResponse([f.to_dict() for f in emulator.faults.pending])
+
+    async def clients(request: Request) -> Response:
+        try:
+            payload = await request.json()
+            emulator.register_client(payload["client_id"], payload["public_key"])
+        except (TypeError, ValueError, KeyError) as exc:
+            return JSONResponse({"error": f"expected client_id and a public_key PEM: {exc}"}, 400)
+        return JSONResponse({"client_id": payload["client_id"]}, status_code=201)
+
+    async def gateway_public_key(request: Request) -> Response:
+        return PlainTextResponse(emulator.gateway_public_key_pem)
+
+    async def reset(request: Request) -> Response:
+        emulator.reset()
+        return JSONResponse({"reset": True})
+
+    return Starlette(
+        routes=[
+            Route(SYNC_PRODUCT_PATH, sync_product, methods=["POST"]),
+            Route("/_emulator/stores/{account}/{store}/products", store_products, methods=["GET"]),
+            Route("/_emulator/requests", request_log, methods=["GET"]),
+            Route("/_emulator/faults", faults, methods=["GET", "POST", "DELETE"]),
+            Route("/_emulator/clients", clients, methods=["POST"]),
+            Route("/_emulator/gateway-public-key", gateway_public_key, methods=["GET"]),
+            Route("/_emulator/reset", reset, methods=["POST"]),
+        ]
+    )

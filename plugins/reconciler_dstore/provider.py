@@ -1,0 +1,232 @@
+"""The Alipay+ D-Store provider: the whole product graph of a store via `syncProduct`.
+
+Two write paths. The light path sends status-only updates (at most 10 products, only
+`posProductId` and `status`) for SINGLE and MODIFIER products whose status is the only
+drift. Everything else takes the full path: one `syncProduct` with every product of the
+store, which replaces what D-Store holds.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Iterable
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from reconciler.sdk import (
+    Action,
+    CompileRequest,
+    Cost,
+    DesiredStore,
+    Effect,
+    Finding,
+    InProcessTransport,
+    Program,
+    Provider,
+    RetrySettings,
+    StorePlan,
+    StoreView,
+    encode_body,
+)
+
+from . import mapping, signing
+from .client import DStoreClient
+
+log = logging.getLogger("reconciler.dstore")
+
+EMULATOR_URL = "emulator://"
+EMULATOR_CLIENT_ID = "reconciler-emulator-client"
+
+
+class DStoreSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    url: str
+    client_id: str | None = None
+    private_key: str | None = None  # a secret reference: ${env:NAME} or ${file:PATH}
+    pos_account_id: str | None = None
+    gateway_public_key: str | None = None  # optional: verify response signatures
+    key_version: str = "1"
+    path: str = mapping.SYNC_PATH
+    retry: RetrySettings = RetrySettings()
+
+    @property
+    def emulated(self) -> bool:
+        return self.url.startswith(EMULATOR_URL)
+
+    @model_validator(mode="after")
+    def _credentials(self) -> "DStoreSettings":
+        if not self.emulated:
+            missing = [k for k in ("client_id", "private_key", "pos_account_id") if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"a D-Store backend at {self.url} needs {', '.join(missing)}")
+        if self.pos_account_id is not None and len(self.pos_account_id) > mapping.MAX_ID_LENGTH:
+            raise ValueError(f"pos_account_id is longer than {mapping.MAX_ID_LENGTH} characters")
+        return self
+
+
+class DStoreBinding(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    store_id: str | int = Field(description="posStoreId in D-Store")
+
+
+class DStoreProvider(Provider):
+    kind = "dstore"
+    Settings = DStoreSettings
+    Binding = DStoreBinding
+    max_concurrency = 4
+    settings: DStoreSettings
+
+    def __init__(self, name, settings, context):
+        super().__init__(name, settings, context)
+        self._client: DStoreClient | None = None
+
+    @property
+    def account(self) -> str:
+        return self.settings.pos_account_id or "emulator-account"
+
+    # -- validation and mapping ---------------------------------------------------------------
+    def remote_id(self, binding: DStoreBinding) -> str:
+        return str(binding.store_id)
+
+    def validate_store(self, view: StoreView) -> Iterable[Finding]:
+        remote = self.remote_id(view.binding)
+        if len(remote) > mapping.MAX_ID_LENGTH:
+            yield Finding(view.binding_path("store_id"), f"D-Store posStoreId {remote!r} is longer than {mapping.MAX_ID_LENGTH} characters")
+        if len(view.store.name) > mapping.MAX_NAME_LENGTH:
+            yield Finding(view.store_path("name"), f"store name is longer than D-Store's {mapping.MAX_NAME_LENGTH} characters")
+        if len(view.products) > mapping.FULL_SYNC_LIMIT:
+            yield Finding(view.store_path("menu"),
+                          f"store {view.store_id!r} has {len(view.products)} products on backend {view.backend!r}; "
+                          f"D-Store takes at most {mapping.FULL_SYNC_LIMIT} per store; split the menu")
+        for pid, item in view.products.items():
+            if len(pid) > mapping.MAX_ID_LENGTH:
+                yield Finding(view.product_path(pid), f"product id {pid!r} is longer than D-Store's {mapping.MAX_ID_LENGTH} characters", at_key=True)
+            if len(item.product.name) > mapping.MAX_NAME_LENGTH:
+                yield Finding(view.product_path(pid, "name"), f"name is longer than D-Store's {mapping.MAX_NAME_LENGTH} characters")
+            if item.price is not None and item.product.type != "GROUP":
+                yield from self._amount_findings(view, view.price_path(pid), item.price)
+            for group_id, overload in item.product.overloads.items():
+                if overload.price is not None:
+                    yield from self._amount_findings(view, view.product_path(pid, "overloads", group_id, "price"), overload.price)
+
+    def _amount_findings(self, view: StoreView, path: tuple, value: Any) -> Iterable[Finding]:
+        try:
+            minor = mapping.amount(value, view.currency)["value"]
+        except (ValueError, KeyError):
+            return  # precision and currency problems are reported by the engine's rules
+        if not 0 <= minor <= mapping.MAX_AMOUNT:
+            yield Finding(path, f"{value} {view.currency} is {minor} minor units; D-Store takes 0..{mapping.MAX_AMOUNT}")
+
+    def desired(self, view: StoreView) -> DesiredStore:
+        resources = {pid: mapping.product_resource(view, item) for pid, item in view.products.items()}
+        return DesiredStore(mapping.store_meta(view), resources)
+
+    def available(self, resource: dict[str, Any]) -> bool:
+        return resource.get("status") == "AVAILABLE"
+
+    # -- planning -------------------------------------------------------------------------------
+    def compile(self, request: CompileRequest) -> Program:
+        desired = request.desired
+        full_body = mapping.full_sync_body(
+            request.idempotency_key(0), self.account, request.remote_id, desired.meta, list(desired.resources.values())
+        )
+        full_bytes = len(encode_body(full_body))
+        full_cost = Cost(requests=1, bytes=full_bytes)
+        reason = request.full_reason if request.full else self._why_full(request)
+        if reason:
+            action = Action(
+                index=0, kind="syncProduct.full",
+                summary=f"full sync of {len(desired.resources)} products (replaces what D-Store holds)",
+                method="POST", path=self.settings.path, body=full_body, bytes=full_bytes,
+                idempotency_key=request.idempotency_key(0),
+                effect=Effect(replace=True, set=sorted(desired.resources), meta=True),
+            )
+            return Program("full", reason, [action], full_cost)
+        statuses = sorted((c.key, c.new["status"]) for c in request.changes)
+        actions = []
+        for index, start in enumerate(range(0, len(statuses), mapping.STATUS_BATCH)):
+            chunk = statuses[start:start + mapping.STATUS_BATCH]
+            key = request.idempotency_key(index)
+            body = mapping.status_body(key, self.account, request.remote_id, chunk)
+            actions.append(Action(
+                index=index, kind="syncProduct.status",
+                summary=", ".join(f"{pid} -> {status}" for pid, status in chunk),
+                method="POST", path=self.settings.path, body=body, bytes=len(encode_body(body)),
+                idempotency_key=key, effect=Effect(set=[pid for pid, _ in chunk]),
+            ))
+        reason = f"status-only drift on {len(statuses)} SINGLE/MODIFIER product{'s' * (len(statuses) != 1)}"
+        return Program("light", reason, actions, full_cost)
+
+    @staticmethod
+    def _why_full(request: CompileRequest) -> str:
+        """Why the light path cannot express this drift, or '' when it can."""
+        if request.meta_changed:
+            return "store details changed"
+        for change in request.changes:
+            if change.op == "create":
+                return f"{change.key!r} is new"
+            if change.op == "delete":
+                return f"{change.key!r} was removed"
+            if not change.only_fields({"status"}):
+                fields = ", ".join(sorted({f.field.split('.')[0].split('[')[0] for f in change.fields} - {"status"}))
+                return f"{change.key!r} changed {fields}"
+            if change.new.get("type") not in mapping.STATUS_TYPES:
+                return f"status of {change.new.get('type')} {change.key!r} changed (status updates take SINGLE and MODIFIER only)"
+        return ""
+
+    # -- applying -------------------------------------------------------------------------------
+    async def open(self) -> None:
+        if self._client is not None:
+            return
+        settings = self.settings
+        transport = self.context.transport
+        if settings.emulated:
+            client_id, private_key, gateway_key, emulated_transport = self._emulator_credentials()
+            transport = transport or emulated_transport
+            base_url = "http://dstore.emulator"
+        else:
+            client_id = settings.client_id
+            private_key = signing.load_private_key(self.context.secret(settings.private_key, f"backend {self.name} private_key"))
+            gateway_pem = self.context.secret(settings.gateway_public_key, f"backend {self.name} gateway_public_key")
+            gateway_key = signing.load_public_key(gateway_pem) if gateway_pem else None
+            base_url = settings.url
+        self._client = DStoreClient(base_url, client_id, private_key, gateway_key, settings.retry, transport,
+                                    settings.key_version)
+
+    def _emulator_credentials(self):
+        """Keys for the in-process emulator: real signatures, no credentials to manage.
+
+        The client key pair lives beside the emulator's data under .reconciler/ and is
+        registered with the emulator, which signs its answers with its own gateway key.
+        """
+        from .emulator import DStoreEmulator
+
+        data_dir = self.context.emulator_dir(self.name)
+        emulator = DStoreEmulator(path=data_dir / "data.json")
+        key_file = data_dir / "client_key.pem"
+        if not key_file.exists():
+            private_pem, public_pem = signing.generate_key_pair()
+            key_file.write_text(private_pem)
+            key_file.chmod(0o600)
+            emulator.register_client(EMULATOR_CLIENT_ID, public_pem)
+        private_key = signing.load_private_key(key_file.read_text())
+        gateway_key = signing.load_public_key(emulator.gateway_public_key_pem)
+        return EMULATOR_CLIENT_ID, private_key, gateway_key, InProcessTransport(emulator.app)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    async def execute(self, store: StorePlan, action: Action) -> dict[str, Any]:
+        if self._client is None:
+            await self.open()
+        result = await self._client.call(action.path, encode_body(action.body), action.idempotency_key)
+        return {"requestId": action.idempotency_key, "resultCode": result.get("resultCode")}
+
+    @classmethod
+    def emulator_app(cls, data_dir: Path | None) -> Any:
+        from .emulator import DStoreEmulator
+
+        return DStoreEmulator(path=data_dir / "data.json" if data_dir else None).app

@@ -1,0 +1,138 @@
+"""Apply: stores in parallel (bounded per backend), actions in order within a store.
+
+After each successful request the state store records the new snapshot, so a crash or
+a failure leaves the state claiming exactly what happened, and re-applying the same plan
+resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Callable
+
+from .errors import BackendError, OutcomeUnknown, ReconcilerError
+from .fingerprint import fingerprint
+from .plan import Action, Plan, StorePlan
+from .provider import Provider
+from .state import StateStore, StoreState
+
+log = logging.getLogger("reconciler.apply")
+
+LEASE = timedelta(minutes=10)
+
+
+@dataclass
+class StoreResult:
+    backend: str
+    store: str
+    status: str  # applied | failed | unknown | locked | skipped
+    requests: int = 0
+    message: str = ""
+    responses: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("applied", "skipped")
+
+
+Listener = Callable[[StorePlan, Action | None, str], None]
+
+
+async def apply_plan(
+    plan: Plan,
+    providers: dict[str, Provider],
+    state: StateStore,
+    owner: str,
+    listener: Listener | None = None,
+) -> list[StoreResult]:
+    stores = plan.changed_stores
+    limits = {name: asyncio.Semaphore(p.max_concurrency) for name, p in providers.items()}
+    used = {s.backend for s in stores}
+    for name in used:
+        await providers[name].open()
+    try:
+        return list(await asyncio.gather(*(
+            _apply_store(plan, store, providers[store.backend], state, owner, limits[store.backend], listener)
+            for store in stores
+        )))
+    finally:
+        for name in used:
+            await providers[name].close()
+
+
+def _start_index(plan: Plan, store: StorePlan, row: StoreState | None) -> tuple[int, str | None]:
+    """Where to start in this store's actions, or why not to start at all."""
+    if row is not None and row.plan_id == plan.plan_id:
+        start = (row.action_index if row.action_index is not None else -1) + 1
+        if row.unknown and start < len(store.actions) and not store.actions[start].retry_safe:
+            return 0, ("the outcome of action %d is unknown and it is not safe to re-send; "
+                       "make a new plan (it takes the full path)" % start)
+        return start, None
+    return 0, None
+
+
+async def _apply_store(plan: Plan, store: StorePlan, provider: Provider, state: StateStore, owner: str,
+                       limit: asyncio.Semaphore, listener: Listener | None) -> StoreResult:
+    result = StoreResult(store.backend, store.store, "applied")
+    notify = listener or (lambda *_: None)
+    async with limit:
+        held = state.acquire(store.backend, store.store, owner, LEASE)
+        if held is not None:
+            result.status = "locked"
+            result.message = f"locked by {held.owner} until {held.expires_at}"
+            notify(store, None, "locked")
+            return result
+        try:
+            row = state.get(store.backend, store.store)
+            start, refusal = _start_index(plan, store, row)
+            if refusal:
+                result.status, result.message = "failed", refusal
+                notify(store, None, "failed")
+                return result
+            if start >= len(store.actions):
+                result.status, result.message = "skipped", "already applied by this plan"
+                notify(store, None, "skipped")
+                return result
+            meta = dict(row.meta) if row else {}
+            resources = dict(row.resources) if row else {}
+            serial = row.serial if row else 0
+            for action in store.actions[start:]:
+                notify(store, action, "sending")
+                try:
+                    response = await provider.execute(store, action)
+                except OutcomeUnknown as exc:
+                    state.mark_unknown(store.backend, store.store, store.remote_id, str(exc), plan.plan_id, action.index)
+                    result.status, result.message = "unknown", f"action {action.index} ({action.kind}): {exc}"
+                    notify(store, action, "unknown")
+                    return result
+                except BackendError as exc:
+                    result.status, result.message = "failed", f"action {action.index} ({action.kind}): {exc}"
+                    notify(store, action, "failed")
+                    return result
+                result.requests += 1
+                result.responses.append(response)
+                if action.effect.replace:
+                    resources = {}
+                for key in action.effect.remove:
+                    resources.pop(key, None)
+                for key in action.effect.set:
+                    resources[key] = store.resources[key]
+                if action.effect.meta or action.effect.replace:
+                    meta = dict(store.desired_meta)
+                serial = state.record(
+                    store.backend, store.store, store.remote_id, meta, resources,
+                    fingerprint({"meta": meta, "resources": resources}), serial,
+                    plan.plan_id, action.index, action.kind, action.bytes,
+                )
+                state.renew(store.backend, store.store, owner, LEASE)
+                notify(store, action, "done")
+            return result
+        except ReconcilerError as exc:
+            result.status, result.message = "failed", str(exc)
+            notify(store, None, "failed")
+            return result
+        finally:
+            state.release(store.backend, store.store, owner)

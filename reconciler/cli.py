@@ -1,0 +1,314 @@
+"""The `reconciler` command line. Thin: it loads, calls the engine, renders, and maps
+outcomes to the fixed exit codes (0 ok / no changes, 1 error, 2 changes with
+--detailed-exitcode, 3 refused by safety)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+from rich.console import Console
+
+from . import __version__
+from .applier import StoreResult, apply_plan
+from .errors import PlanError, ReconcilerError, ValidationFailed
+from .plan import Action, Plan, StorePlan
+from .planner import PlanOptions, Selector, check_fresh, make_plan
+from .project import load_project
+from .provider import ProviderContext
+from .registry import provider_class
+from .render import FORMATS, render
+from .state import StateStore, default_owner, open_state
+from .validation import Validated, validate_project
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_REFUSED = 0, 1, 2, 3
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _fail(message: str, code: int = EXIT_ERROR) -> None:
+    err.print(f"[bold red]error:[/bold red] {message}", markup=True) if err.is_terminal else click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def handles_errors(command: Callable) -> Callable:
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except ValidationFailed as exc:
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+            _fail(str(exc), exc.exit_code)
+        except ReconcilerError as exc:
+            _fail(str(exc), exc.exit_code)
+
+    return wrapper
+
+
+class Session:
+    """The project a command works on, loaded once."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+
+    def validated(self) -> Validated:
+        project = load_project(self.directory)
+        context = ProviderContext(project_dir=project.root, work_dir=project.work_dir)
+        return validate_project(project, context)
+
+    def state(self, validated: Validated) -> StateStore:
+        return open_state(validated.project.state_url, validated.project.root)
+
+
+def selector_options(command: Callable) -> Callable:
+    options = [
+        click.option("--backend", "backends", multiple=True, metavar="NAME", help="Only these backends (glob; repeatable)."),
+        click.option("--exclude-backend", "exclude_backends", multiple=True, metavar="NAME", help="Leave these backends out."),
+        click.option("--store", "stores", multiple=True, metavar="ID", help="Only these stores (glob; repeatable)."),
+        click.option("--exclude-store", "exclude_stores", multiple=True, metavar="ID", help="Leave these stores out."),
+        click.option("--full", is_flag=True, help="Take the full path for every selected store."),
+        click.option("--refresh/--no-refresh", default=True, help="Read live state from backends that can be read."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _plan_options(backends, exclude_backends, stores, exclude_stores, full, refresh) -> PlanOptions:
+    return PlanOptions(full=full, refresh=refresh, selector=Selector(
+        tuple(backends), tuple(exclude_backends), tuple(stores), tuple(exclude_stores)))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-C", "directory", default=".", type=click.Path(file_okay=False, path_type=Path),
+              help="Project directory (default: the current one).")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(__version__, prog_name="reconciler")
+@click.pass_context
+def main(ctx: click.Context, directory: Path, verbose: int) -> None:
+    """Reconcile YAML retail catalogs into point-of-sale and marketplace backends."""
+    logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs URLs, which may carry keys
+    ctx.obj = Session(directory)
+
+
+@main.command()
+@click.pass_obj
+@handles_errors
+def validate(session: Session) -> None:
+    """Check the project and its catalog; nothing is sent anywhere."""
+    validated = session.validated()
+    click.echo(f"ok: {len(validated.project.catalog.menus)} menus, {len(validated.project.catalog.stores)} stores, "
+               f"{len(validated.views)} store bindings on {len(validated.providers)} backends")
+
+
+@main.command()
+@selector_options
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), help="Write the plan to FILE (JSON).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
+@click.option("--force", is_flag=True, help="Do not refuse the plan on safety thresholds.")
+@click.pass_obj
+@handles_errors
+def plan(session: Session, out: Path | None, fmt: str, detailed_exitcode: bool, force: bool, **selectors: Any) -> None:
+    """Show what apply would change, and how many requests it would take."""
+    validated = session.validated()
+    state = session.state(validated)
+    try:
+        the_plan = asyncio.run(_make_plan(validated, state, _plan_options(**selectors)))
+    finally:
+        state.close()
+    click.echo(render(the_plan, fmt, color=fmt == "text" and sys.stdout.isatty()), nl=fmt == "json")
+    if out is not None:
+        out.write_text(the_plan.to_json() + "\n", encoding="utf-8")
+        click.echo(f"plan written to {out}", err=True)
+    the_plan.check_safety(force)
+    if detailed_exitcode and the_plan.has_changes:
+        sys.exit(EXIT_CHANGES)
+
+
+async def _make_plan(validated: Validated, state: StateStore, options: PlanOptions) -> Plan:
+    providers = list(validated.providers.values())
+    try:
+        return await make_plan(validated, state, options)
+    finally:
+        for provider in providers:
+            await provider.close()
+
+
+@main.command()
+@click.argument("planfile", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@selector_options
+@click.option("--auto-approve", is_flag=True, help="Apply without asking (required without a terminal).")
+@click.option("--force", is_flag=True, help="Apply even when safety thresholds are crossed.")
+@click.pass_obj
+@handles_errors
+def apply(session: Session, planfile: Path | None, auto_approve: bool, force: bool, **selectors: Any) -> None:
+    """Make the changes: of PLANFILE exactly, or of a fresh plan after confirmation."""
+    validated = session.validated()
+    state = session.state(validated)
+    try:
+        code = asyncio.run(_apply(validated, state, planfile, auto_approve, force, _plan_options(**selectors)))
+    finally:
+        state.close()
+    sys.exit(code)
+
+
+async def _apply(validated: Validated, state: StateStore, planfile: Path | None, auto_approve: bool,
+                 force: bool, options: PlanOptions) -> int:
+    try:
+        if planfile is not None:
+            the_plan = Plan.from_json(planfile.read_text(encoding="utf-8"), str(planfile))
+            await check_fresh(the_plan, validated, state)
+            click.echo(f"applying plan {the_plan.plan_id} from {planfile}", err=True)
+        else:
+            the_plan = await make_plan(validated, state, options)
+            click.echo(render(the_plan, "text", color=sys.stdout.isatty()))
+        the_plan.check_safety(force)
+        if not the_plan.has_changes:
+            click.echo("Nothing to apply.")
+            return EXIT_OK
+        if planfile is None and not auto_approve:
+            if not sys.stdin.isatty():
+                raise PlanError("apply without a plan file asks for confirmation; there is no terminal, "
+                                "so pass --auto-approve (or apply a reviewed plan file)")
+            if not click.confirm("Apply these changes?", default=False):
+                click.echo("Nothing applied.")
+                return EXIT_OK
+        results = await apply_plan(the_plan, validated.providers, state, default_owner(), _progress)
+    finally:
+        for provider in validated.providers.values():
+            await provider.close()
+    return _report(results)
+
+
+def _progress(store: StorePlan, action: Action | None, event: str) -> None:
+    where = f"{store.backend}/{store.store}"
+    if action is None:
+        click.echo(f"  {where}: {event}", err=True)
+    elif event != "sending":
+        click.echo(f"  {where}: {action.index + 1}/{len(store.actions)} {action.kind} {event}", err=True)
+
+
+def _report(results: list[StoreResult]) -> int:
+    failed = [r for r in results if not r.ok]
+    for result in results:
+        line = f"{result.backend}/{result.store}: {result.status}, {result.requests} request{'s' * (result.requests != 1)}"
+        click.echo(line + (f" - {result.message}" if result.message else ""))
+    applied = sum(1 for r in results if r.status == "applied")
+    click.echo(f"Apply finished: {applied} applied, {len(failed)} not applied.")
+    if any(r.status == "unknown" for r in results):
+        click.echo("Stores with an unknown outcome are marked; the next plan takes the full path for them.")
+    return EXIT_ERROR if failed else EXIT_OK
+
+
+@main.command()
+@click.argument("planfile", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@handles_errors
+def show(planfile: Path, fmt: str) -> None:
+    """Render a saved plan file."""
+    the_plan = Plan.from_json(planfile.read_text(encoding="utf-8"), str(planfile))
+    click.echo(render(the_plan, fmt, color=fmt == "text" and sys.stdout.isatty()), nl=fmt == "json")
+
+
+@main.command()
+@click.argument("provider")
+@click.option("--port", default=8080, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep the emulator's data in this folder (default: in memory).")
+@handles_errors
+def emulate(provider: str, port: int, host: str, data_dir: Path | None) -> None:
+    """Serve PROVIDER's backend emulator over HTTP."""
+    import uvicorn
+
+    cls = provider_class(provider)
+    if data_dir is not None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    app = cls.emulator_app(data_dir)
+    click.echo(f"{provider} emulator on http://{host}:{port} (inspection API under /_emulator/)", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@main.group()
+def state() -> None:
+    """Inspect and manage the state store."""
+
+
+@state.command("list")
+@click.pass_obj
+@handles_errors
+def state_list(session: Session) -> None:
+    """One line per (backend, store) with its serial and whether its outcome is unknown."""
+    store = _open_state_only(session)
+    try:
+        for row in store.all():
+            flag = f"  UNKNOWN: {row.unknown}" if row.unknown else ""
+            click.echo(f"{row.backend}\t{row.store}\t{row.remote_id}\tserial {row.serial}\t"
+                       f"{len(row.resources)} resources\t{row.updated_at}{flag}")
+    finally:
+        store.close()
+
+
+@state.command("show")
+@click.argument("backend")
+@click.argument("store_id")
+@click.pass_obj
+@handles_errors
+def state_show(session: Session, backend: str, store_id: str) -> None:
+    """The recorded snapshot of one store, as JSON."""
+    store = _open_state_only(session)
+    try:
+        row = store.get(backend, store_id)
+    finally:
+        store.close()
+    if row is None:
+        raise ReconcilerError(f"no state recorded for {backend}/{store_id}")
+    click.echo(json.dumps(row.__dict__, indent=1, ensure_ascii=False))
+
+
+@state.command("locks")
+@click.pass_obj
+@handles_errors
+def state_locks(session: Session) -> None:
+    """Current leases, with owner and expiry."""
+    store = _open_state_only(session)
+    try:
+        for lock in store.locks():
+            click.echo(f"{lock.backend}\t{lock.store}\t{lock.owner}\tsince {lock.acquired_at}\t"
+                       f"{'expired' if lock.expired else 'expires'} {lock.expires_at}")
+    finally:
+        store.close()
+
+
+@state.command("unlock")
+@click.argument("backend")
+@click.argument("store_id")
+@click.pass_obj
+@handles_errors
+def state_unlock(session: Session, backend: str, store_id: str) -> None:
+    """Remove a store's lease deliberately (after making sure no apply is running)."""
+    store = _open_state_only(session)
+    try:
+        removed = store.release(backend, store_id)
+    finally:
+        store.close()
+    click.echo(f"lock of {backend}/{store_id} removed" if removed else f"{backend}/{store_id} was not locked")
+
+
+def _open_state_only(session: Session) -> StateStore:
+    project = load_project(session.directory)
+    return open_state(project.state_url, project.root)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

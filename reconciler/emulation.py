@@ -1,0 +1,112 @@
+"""Shared machinery for backend emulators.
+
+Every plugin ships an ASGI emulator of its backend. Two things are the same for all of
+them and live here: a queue of injected faults, and the in-process transport that lets an
+httpx client talk to an emulator without a port while still seeing the failures a real
+network produces (read timeouts, connections dropped mid-response).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+FAULT_KINDS = ("latency", "unknown", "http_error", "rate_limit", "timeout", "drop")
+
+
+class ConnectionDropped(Exception):
+    """Raised by an emulator to cut the connection without a complete response.
+
+    Over loopback uvicorn closes the socket; in-process `InProcessTransport` turns it into
+    the same `httpx.RemoteProtocolError` a client would see from a real server.
+    """
+
+
+@dataclass
+class Fault:
+    """One injected failure, consumed by the next matching request.
+
+    kind: latency | unknown | http_error | rate_limit | timeout | drop
+    after_processing: for timeout and drop, whether the emulator first processes the
+      request (so the change happened but the caller never learns it) or not.
+    """
+
+    kind: str
+    path: str | None = None  # None matches any path
+    seconds: float = 0.0  # latency: delay; timeout: how long to hang
+    status: int = 500  # http_error: the status code
+    after_processing: bool = False
+    times: int = 1
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; one of {', '.join(FAULT_KINDS)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "path": self.path,
+            "seconds": self.seconds,
+            "status": self.status,
+            "after_processing": self.after_processing,
+            "times": self.times,
+        }
+
+
+@dataclass
+class FaultQueue:
+    """Faults waiting for requests, first in first out."""
+
+    pending: list[Fault] = field(default_factory=list)
+
+    def add(self, fault: Fault) -> None:
+        self.pending.append(fault)
+
+    def take(self, path: str) -> Fault | None:
+        for i, fault in enumerate(self.pending):
+            if fault.path is None or fault.path == path:
+                fault.times -= 1
+                if fault.times <= 0:
+                    del self.pending[i]
+                return fault
+        return None
+
+    def clear(self) -> None:
+        self.pending.clear()
+
+
+class InProcessTransport(httpx.AsyncBaseTransport):
+    """An ASGI transport that behaves like a network for the failures tests care about.
+
+    httpx's own ASGITransport neither enforces timeouts nor has a notion of a dropped
+    connection; this wrapper adds both, so client retry logic is exercised the same way
+    in-process as over loopback.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self._inner = httpx.ASGITransport(app=app)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        timeouts = request.extensions.get("timeout", {})
+        read_timeout = timeouts.get("read")
+        try:
+            if read_timeout is None:
+                response = await self._inner.handle_async_request(request)
+            else:
+                response = await asyncio.wait_for(
+                    self._inner.handle_async_request(request), timeout=read_timeout
+                )
+            await response.aread()
+            return response
+        except asyncio.TimeoutError as exc:
+            raise httpx.ReadTimeout("timed out waiting for the emulator", request=request) from exc
+        except ConnectionDropped as exc:
+            raise httpx.RemoteProtocolError(
+                "Server disconnected without sending a complete response.", request=request
+            ) from exc
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()

@@ -1,0 +1,96 @@
+"""One root error type; subclasses carry a location or a backend result code.
+
+Messages never contain secrets: providers resolve secrets themselves and raise these
+errors with text they composed, not with text copied from a request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """Where a value came from: file, line and column (1-based)."""
+
+    file: str
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        if self.line:
+            return f"{self.file}:{self.line}:{self.col or 1}"
+        return self.file
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validation finding, printed as `file:line:col: error: message`."""
+
+    location: Location
+    message: str
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.severity}: {self.message}"
+
+
+class ReconcilerError(Exception):
+    """Root of every error the reconciler raises on purpose. Exit code 1 unless noted."""
+
+    exit_code = 1
+
+
+class ConfigError(ReconcilerError):
+    """A project or catalog file is wrong; carries where."""
+
+    def __init__(self, message: str, location: Location | None = None):
+        self.location = location
+        super().__init__(f"{location}: error: {message}" if location else message)
+
+
+class ValidationFailed(ReconcilerError):
+    """Validation found problems; all of them are carried, sorted by location."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = sorted(problems, key=lambda p: (p.location, p.message))
+        count = len(self.problems)
+        super().__init__(f"{count} problem{'s' if count != 1 else ''} found; nothing was sent")
+
+
+class SecretError(ConfigError):
+    """A secret reference could not be resolved. Names the reference, never a value."""
+
+
+class PlanError(ReconcilerError):
+    """A plan file cannot be read or applied as it is."""
+
+
+class StalePlanError(PlanError):
+    """The desired or observed state changed since the plan was made."""
+
+
+class SafetyRefused(ReconcilerError):
+    """The plan crosses a safety threshold; --force passes."""
+
+    exit_code = 3
+
+
+class LockHeld(ReconcilerError):
+    """Another apply holds the lease of a store."""
+
+
+class BackendError(ReconcilerError):
+    """A backend answered with a failure. `code` is the backend's own result code."""
+
+    def __init__(self, message: str, code: str | None = None, retryable: bool = False):
+        self.code = code
+        self.retryable = retryable
+        super().__init__(f"{code}: {message}" if code else message)
+
+
+class OutcomeUnknown(BackendError):
+    """The backend may or may not have applied a request (timeouts, U results)."""
+
+    def __init__(self, message: str, code: str | None = None):
+        super().__init__(message, code=code, retryable=True)

@@ -1,0 +1,137 @@
+"""The shape of the files users write: pydantic models for catalogs and the project file.
+
+Shape only. Rules that look across entities (references, cycles, per-store limits) are
+in `validation.py`; rules of one backend are in that backend's provider.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
+
+ProductType = Literal["SINGLE", "GROUP", "MODIFIER"]
+Status = Literal["AVAILABLE", "SOLDOUT"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _decimal_not_bool(value: Any) -> Any:
+    # YAML `yes` is a bool and bool is an int to Python: never let it pass as a number.
+    if isinstance(value, bool) or isinstance(value, float):
+        raise ValueError("must be a decimal number such as 10.00")
+    return value
+
+
+Amount = Annotated[Decimal, Field(allow_inf_nan=False)]
+Id = Annotated[StrictStr, Field(min_length=1)]
+
+
+class QuantityRule(Strict):
+    min: int
+    max: int
+
+
+class Overload(Strict):
+    price: Amount | None = None
+    quantity: QuantityRule | None = None
+
+    _no_bool = field_validator("price", mode="before")(_decimal_not_bool)
+
+
+class UnitPair(Strict):
+    purchase: Id
+    consumption: Id
+
+
+class Product(Strict):
+    type: ProductType = "SINGLE"
+    name: StrictStr
+    price: Amount | None = None
+    status: Status = "AVAILABLE"
+    quantity: QuantityRule | None = None
+    sub_products: list[Id] = []
+    overloads: dict[Id, Overload] = {}
+    barcodes: list[StrictStr] = []
+    cost: Amount | None = None
+    unit: Id | UnitPair | None = None
+    supplier: Id | None = None
+    unit_size: StrictStr | None = None
+    category: StrictStr | None = None
+
+    _no_bool = field_validator("price", "cost", mode="before")(_decimal_not_bool)
+
+
+class Menu(Strict):
+    currency: StrictStr
+    products: dict[Id, Product] = {}
+
+
+class Unit(Strict):
+    name: StrictStr
+    short_name: StrictStr
+
+
+class Supplier(Strict):
+    name: StrictStr
+
+
+class StockEntry(Strict):
+    """Stock with lot details, for backends that track them (VirtPOS)."""
+
+    quantity: Amount
+    lot_number: StrictStr | None = None
+    manuf_date: StrictStr | None = None
+    expir_date: StrictStr | None = None
+
+    _no_bool = field_validator("quantity", mode="before")(_decimal_not_bool)
+
+
+class Safety(Strict):
+    max_removed_share: float = Field(0.3, ge=0, le=1)
+    max_unavailable_share: float = Field(0.3, ge=0, le=1)
+
+
+class Store(Strict):
+    name: StrictStr
+    safety: Safety | None = None  # overrides the project's thresholds for this store
+    menu: Id
+    backends: dict[Id, dict[str, Any]] = {}
+    prices: dict[Id, Amount] = {}
+    status: dict[Id, Status] = {}
+    stock: dict[Id, Amount | StockEntry] | StrictStr = {}
+
+    @field_validator("prices", mode="before")
+    @classmethod
+    def _prices_not_bool(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            for item in value.values():
+                _decimal_not_bool(item)
+        return value
+
+
+class CatalogFile(Strict):
+    """One catalog file: any of the four sections."""
+
+    menus: dict[Id, Menu] = {}
+    stores: dict[Id, Store] = {}
+    units: dict[Id, Unit] = {}
+    suppliers: dict[Id, Supplier] = {}
+
+
+class BackendEntry(BaseModel):
+    """A backend in `reconciler.yaml`; its other keys belong to the provider's settings."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    provider: Id
+
+
+class ProjectFile(Strict):
+    catalog: list[StrictStr] | StrictStr | None = None
+    state: StrictStr = "sqlite:///.reconciler/state.db"
+    safety: Safety = Safety()
+    backends: dict[Id, BackendEntry] = {}
+    vars: dict[str, Any] = {}

@@ -1,0 +1,214 @@
+"""The plan: a frozen, serializable list of per-store actions, and its safety checks.
+
+The same object is rendered for review, written with `plan --out`, and executed by
+`apply`; nothing is recomputed between review and apply except the staleness check.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .diff import FieldChange, ResourceChange
+from .errors import PlanError, SafetyRefused
+
+FORMAT_VERSION = 1
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Cost(Frozen):
+    requests: int
+    bytes: int
+
+
+class Effect(Frozen):
+    """What the backend holds after an action succeeds, relative to before it.
+
+    `replace` starts from nothing (a full sync); `set` keys take the plan's desired value
+    of that resource; `remove` keys are gone. The state store applies this to its
+    snapshot after each successful request, so an interrupted apply resumes correctly.
+    """
+
+    replace: bool = False
+    set: list[str] = []
+    remove: list[str] = []
+    meta: bool = False  # the store-level fields take the desired meta
+
+
+class Action(Frozen):
+    index: int
+    kind: str
+    summary: str
+    method: str
+    path: str
+    body: Any
+    bytes: int
+    idempotency_key: str
+    retry_safe: bool = True  # False: never re-send after an unknown outcome
+    effect: Effect
+
+
+class SafetyCheck(Frozen):
+    removed: int
+    unavailable: int
+    total: int  # products the store holds now (observed), the base of both shares
+    removed_share: float
+    unavailable_share: float
+    max_removed_share: float
+    max_unavailable_share: float
+    empties_store: bool
+    violations: list[str] = []
+
+
+class StorePlan(Frozen):
+    backend: str
+    provider: str
+    store: str  # catalog store id
+    remote_id: str  # the store's id in the backend
+    path: Literal["light", "full", "none"]
+    reason: str
+    changes: list[ResourceChange] = []
+    meta_changes: list[FieldChange] = []
+    desired_meta: dict[str, Any] = {}
+    resources: dict[str, dict[str, Any]] = {}  # desired values of every key an effect sets
+    actions: list[Action] = []
+    full_cost: Cost
+    desired_fingerprint: str
+    observed_fingerprint: str
+    observed_source: str
+    base_serial: int
+    safety: SafetyCheck
+    warnings: list[str] = []
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.backend, self.store)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.actions)
+
+    @property
+    def requests(self) -> int:
+        return len(self.actions)
+
+    @property
+    def bytes(self) -> int:
+        return sum(a.bytes for a in self.actions)
+
+    def counts(self) -> dict[str, int]:
+        counts = {"create": 0, "update": 0, "delete": 0}
+        for change in self.changes:
+            counts[change.op] += 1
+        return counts
+
+
+class Plan(Frozen):
+    format_version: int = FORMAT_VERSION
+    plan_id: str
+    created_at: str
+    tool_version: str
+    project: str
+    options: dict[str, Any] = {}
+    stores: list[StorePlan] = []
+    notes: list[str] = []
+
+    @property
+    def has_changes(self) -> bool:
+        return any(s.has_changes for s in self.stores)
+
+    @property
+    def changed_stores(self) -> list[StorePlan]:
+        return [s for s in self.stores if s.has_changes]
+
+    def totals(self) -> dict[str, int]:
+        totals = {"stores": len(self.changed_stores), "create": 0, "update": 0, "delete": 0,
+                  "requests": 0, "bytes": 0}
+        for store in self.stores:
+            for op, n in store.counts().items():
+                totals[op] += n
+            totals["requests"] += store.requests
+            totals["bytes"] += store.bytes
+        return totals
+
+    # -- safety ------------------------------------------------------------------------------
+    def safety_violations(self) -> list[tuple[StorePlan, str]]:
+        return [(s, v) for s in self.stores if s.has_changes for v in s.safety.violations]
+
+    def check_safety(self, force: bool) -> None:
+        """Refuse (exit 3) when any store crosses a threshold, unless forced."""
+        violations = self.safety_violations()
+        if violations and not force:
+            lines = [f"  {s.backend}/{s.store}: {v}" for s, v in violations]
+            raise SafetyRefused(
+                "plan refused by safety thresholds; nothing was sent:\n" + "\n".join(lines)
+                + "\nreview the changes; if they are intended, run again with --force"
+            )
+
+    # -- files ------------------------------------------------------------------------------
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=1)
+
+    @classmethod
+    def from_json(cls, text: str, source: str) -> "Plan":
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise PlanError(f"{source}: not a plan file (invalid JSON at line {exc.lineno})") from None
+        version = raw.get("format_version") if isinstance(raw, dict) else None
+        if version != FORMAT_VERSION:
+            raise PlanError(
+                f"{source}: plan format_version {version!r} is not {FORMAT_VERSION}; "
+                "make the plan again with this version of the reconciler"
+            )
+        try:
+            return cls.model_validate(raw)
+        except Exception as exc:
+            raise PlanError(f"{source}: not a valid plan file: {str(exc).splitlines()[0]}") from None
+
+
+def safety_check(
+    observed: dict[str, dict],
+    desired: dict[str, dict],
+    changes: list[ResourceChange],
+    available: Any,
+    max_removed_share: float,
+    max_unavailable_share: float,
+) -> SafetyCheck:
+    """Shares of a store's products that the plan removes or makes unavailable.
+
+    The base is what the store holds now: a 7-product menu losing 6 is 86% removed,
+    whatever the size of the store.
+    """
+    total = len(observed)
+    removed = sum(1 for c in changes if c.op == "delete")
+    unavailable = sum(
+        1 for c in changes
+        if c.op == "update" and available(c.old) and not available(c.new)
+    )
+    removed_share = removed / total if total else 0.0
+    unavailable_share = unavailable / total if total else 0.0
+    empties = total > 0 and not desired
+    violations = []
+    if empties:
+        violations.append(f"would remove all {total} products and leave the store empty")
+    if removed_share > max_removed_share and not empties:
+        violations.append(
+            f"removes {removed} of {total} products ({removed_share:.0%}), more than max_removed_share {max_removed_share:.0%}"
+        )
+    if unavailable_share > max_unavailable_share:
+        violations.append(
+            f"makes {unavailable} of {total} products unavailable ({unavailable_share:.0%}), "
+            f"more than max_unavailable_share {max_unavailable_share:.0%}"
+        )
+    return SafetyCheck(
+        removed=removed, unavailable=unavailable, total=total,
+        removed_share=round(removed_share, 4), unavailable_share=round(unavailable_share, 4),
+        max_removed_share=max_removed_share, max_unavailable_share=max_unavailable_share,
+        empties_store=empties, violations=violations,
+    )

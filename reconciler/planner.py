@@ -1,0 +1,238 @@
+"""Planning: for each selected (backend, store), desired vs observed, compiled by the
+provider into actions, checked for safety, frozen into a Plan."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from fnmatch import fnmatchcase
+from typing import Any
+
+from . import __version__
+from .diff import diff_resources, field_changes
+from .errors import StalePlanError
+from .expand import StoreView
+from .fingerprint import fingerprint
+from .model import Safety
+from .plan import Plan, StorePlan, safety_check
+from .provider import CompileRequest, DesiredStore, Observed, Provider
+from .state import StateView, StoreState
+from .validation import Validated
+
+
+@dataclass(frozen=True)
+class Selector:
+    """Include and exclude patterns (shell globs) for backends and stores."""
+
+    backends: tuple[str, ...] = ()
+    exclude_backends: tuple[str, ...] = ()
+    stores: tuple[str, ...] = ()
+    exclude_stores: tuple[str, ...] = ()
+
+    def selects(self, backend: str, store: str) -> bool:
+        def match(value: str, patterns: tuple[str, ...]) -> bool:
+            return any(fnmatchcase(value, p) for p in patterns)
+
+        if self.backends and not match(backend, self.backends):
+            return False
+        if self.stores and not match(store, self.stores):
+            return False
+        return not match(backend, self.exclude_backends) and not match(store, self.exclude_stores)
+
+    def describe(self) -> dict[str, list[str]]:
+        return {k: list(v) for k, v in self.__dict__.items() if v}
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    full: bool = False
+    refresh: bool = True
+    selector: Selector = field(default_factory=Selector)
+
+
+@dataclass
+class _Target:
+    backend: str
+    store: str
+    provider: Provider
+    view: StoreView | None
+    remote_id: str
+    desired: DesiredStore
+    row: StoreState | None
+
+
+def new_plan_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def idempotency_key(plan_id: str, backend: str, store: str, index: int) -> str:
+    """Stable for one plan's action (retries reuse it), different for every new plan."""
+    scope = hashlib.sha256(f"{backend}/{store}".encode()).hexdigest()[:10]
+    return f"{plan_id}-{scope}-{index}"
+
+
+def desired_fingerprint(desired: DesiredStore) -> str:
+    return fingerprint({"meta": desired.meta, "resources": desired.resources})
+
+
+def _targets(validated: Validated, state: StateView, options: PlanOptions) -> list[_Target]:
+    targets: list[_Target] = []
+    seen: set[tuple[str, str]] = set()
+    for view in validated.views:
+        if not options.selector.selects(view.backend, view.store_id):
+            continue
+        provider = validated.providers[view.backend]
+        seen.add((view.backend, view.store_id))
+        targets.append(_Target(
+            view.backend, view.store_id, provider, view, provider.remote_id(view.binding),
+            provider.desired(view), state.get(view.backend, view.store_id),
+        ))
+    # A store that left the catalog (or left a backend) but still has products there is
+    # planned to be emptied, which the safety check always refuses without --force.
+    for row in state.all():
+        key = (row.backend, row.store)
+        if key in seen or row.backend not in validated.providers or not options.selector.selects(*key):
+            continue
+        if not row.resources and not row.unknown:
+            continue
+        provider = validated.providers[row.backend]
+        targets.append(_Target(row.backend, row.store, provider, None, row.remote_id, DesiredStore({}, {}), row))
+    return targets
+
+
+async def _observe(targets: list[_Target], options: PlanOptions) -> dict[tuple[str, str], Observed]:
+    """Live reads for providers that can read, in one bulk call per backend."""
+    observed: dict[tuple[str, str], Observed] = {}
+    if not options.refresh:
+        return observed
+    by_provider: dict[str, list[_Target]] = {}
+    for target in targets:
+        by_provider.setdefault(target.backend, []).append(target)
+    for group in by_provider.values():
+        provider = group[0].provider
+        live = await provider.observe([t.remote_id for t in group])
+        if live is None:
+            continue
+        for target in group:
+            if target.remote_id in live:
+                observed[(target.backend, target.store)] = live[target.remote_id]
+    return observed
+
+
+def _observed_from_state(row: StoreState | None) -> Observed:
+    if row is None:
+        return Observed({}, {}, "none")
+    return Observed(row.meta, row.resources, "state", row.unknown)
+
+
+async def make_plan(validated: Validated, state: StateView, options: PlanOptions) -> Plan:
+    plan_id = new_plan_id()
+    project = validated.project
+    targets = _targets(validated, state, options)
+    live = await _observe(targets, options)
+    stores: list[StorePlan] = []
+    for target in sorted(targets, key=lambda t: (t.backend, t.store)):
+        observed = live.get((target.backend, target.store)) or _observed_from_state(target.row)
+        stores.append(_plan_store(plan_id, project.config.safety, target, observed, state, options))
+    return Plan(
+        plan_id=plan_id,
+        created_at=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        tool_version=__version__,
+        project=project.root.name,
+        options={"full": options.full, "refresh": options.refresh, "selector": options.selector.describe()},
+        stores=stores,
+    )
+
+
+def _plan_store(plan_id: str, project_safety: Safety, target: _Target, observed: Observed,
+                state: StateView, options: PlanOptions) -> StorePlan:
+    provider, desired = target.provider, target.desired
+    changes = diff_resources(desired.resources, observed.resources)
+    meta_changes = field_changes(observed.meta, desired.meta) if observed.meta != desired.meta else []
+    if options.full:
+        full, reason = True, "--full was given"
+    elif observed.unknown:
+        full, reason = True, f"the last outcome is unknown ({observed.unknown}); a full sync makes it certain"
+    elif observed.source == "none":
+        full, reason = True, "no state recorded for this store yet"
+    else:
+        full, reason = False, ""
+    needs_work = full or changes or meta_changes
+    if observed.source == "none" and not desired.resources and not desired.meta:
+        needs_work = False
+    program = provider.compile(CompileRequest(
+        view=target.view, remote_id=target.remote_id, desired=desired, observed=observed,
+        changes=changes, meta_changed=bool(meta_changes), full=full, full_reason=reason,
+        idempotency_key=lambda i: idempotency_key(plan_id, target.backend, target.store, i),
+    ))
+    if not needs_work:
+        program.path, program.reason, program.actions = "none", "no changes", []
+    thresholds = target.view.store.safety if target.view and target.view.store.safety else project_safety
+    safety = safety_check(
+        observed.resources, desired.resources, changes, provider.available,
+        thresholds.max_removed_share, thresholds.max_unavailable_share,
+    )
+    set_keys = {key for action in program.actions for key in action.effect.set}
+    warnings = list(program.warnings)
+    lock = state.lock_of(target.backend, target.store)
+    if lock is not None:
+        warnings.append(f"locked by {lock.owner} since {lock.acquired_at} (expires {lock.expires_at})")
+    if target.view is None:
+        warnings.append("this store is no longer in the catalog for this backend; its products would be removed")
+    observed_fp = (target.row.fingerprint if observed.source == "state" and target.row
+                   else fingerprint({"meta": observed.meta, "resources": observed.resources}))
+    return StorePlan(
+        backend=target.backend, provider=provider.kind, store=target.store, remote_id=target.remote_id,
+        path=program.path, reason=program.reason or reason, changes=changes, meta_changes=meta_changes,
+        desired_meta=desired.meta,
+        resources={k: desired.resources[k] for k in sorted(set_keys) if k in desired.resources},
+        actions=program.actions, full_cost=program.full_cost,
+        desired_fingerprint=desired_fingerprint(desired), observed_fingerprint=observed_fp,
+        observed_source=observed.source, base_serial=target.row.serial if target.row else 0,
+        safety=safety, warnings=warnings,
+    )
+
+
+async def check_fresh(plan: Plan, validated: Validated, state: StateView) -> None:
+    """Refuse a plan whose desired or observed state changed since it was made."""
+    current = {(v.backend, v.store_id): v for v in validated.views}
+    stale: list[str] = []
+    live_needed: dict[str, list[StorePlan]] = {}
+    for store in plan.changed_stores:
+        provider = validated.providers.get(store.backend)
+        if provider is None:
+            stale.append(f"{store.backend}/{store.store}: backend {store.backend!r} is no longer configured")
+            continue
+        view = current.get(store.key)
+        desired = provider.desired(view) if view is not None else DesiredStore({}, {})
+        if desired_fingerprint(desired) != store.desired_fingerprint:
+            stale.append(f"{store.backend}/{store.store}: the catalog changed since the plan was made")
+            continue
+        row = state.get(*store.key)
+        if row is not None and row.plan_id == plan.plan_id:
+            continue  # this plan was partly applied already; apply resumes it
+        if store.observed_source == "live":
+            live_needed.setdefault(store.backend, []).append(store)
+            continue
+        serial = row.serial if row else 0
+        fp = row.fingerprint if row else fingerprint({"meta": {}, "resources": {}})
+        if serial != store.base_serial or (store.observed_source == "state" and fp != store.observed_fingerprint):
+            stale.append(f"{store.backend}/{store.store}: the recorded state changed since the plan was made "
+                         f"(serial {store.base_serial} -> {serial})")
+    for backend, stores in live_needed.items():
+        provider = validated.providers[backend]
+        live = await provider.observe([s.remote_id for s in stores]) or {}
+        for store in stores:
+            seen = live.get(store.remote_id)
+            fp = fingerprint({"meta": seen.meta, "resources": seen.resources}) if seen else None
+            if fp != store.observed_fingerprint:
+                stale.append(f"{store.backend}/{store.store}: the backend changed since the plan was made")
+    if stale:
+        raise StalePlanError(
+            f"plan {plan.plan_id} is stale; nothing was sent:\n  " + "\n  ".join(stale)
+            + "\nmake a new plan and review it"
+        )
+
+

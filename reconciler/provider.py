@@ -1,0 +1,166 @@
+"""The provider contract: the engine fixes the steps, a provider fills narrow hooks.
+
+A provider is told nothing about other backends and the engine is told nothing about
+this one. Steps, in the order the engine calls them:
+
+  validate_store(view)        what this backend cannot represent, as Findings
+  remote_id(binding)          the store's id in the backend, for display and state
+  desired(view)               the store as the backend's resources: {key: JSON dict}
+  observe(targets)            optional live read (backends that can be read)
+  compile(request)            the fewest actions that turn observed into desired
+  execute(store, action)      send one action; raise BackendError / OutcomeUnknown
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Iterable
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+from .diff import ResourceChange
+from .expand import StoreView
+from .plan import Action, Cost, StorePlan
+from .secrets import resolve_secret
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A provider's validation finding; `path` is a catalog path the engine locates."""
+
+    path: tuple[Any, ...]
+    message: str
+    at_key: bool = False
+    in_project_file: bool = False  # path is inside reconciler.yaml instead of the catalog
+
+
+@dataclass(frozen=True)
+class DesiredStore:
+    """A store as a backend should hold it: store-level fields and keyed resources."""
+
+    meta: dict[str, Any]
+    resources: dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What a backend holds for one store, as far as the reconciler knows."""
+
+    meta: dict[str, Any]
+    resources: dict[str, dict[str, Any]]
+    source: str  # "state" (last applied snapshot), "live" (read now), "none"
+    unknown: str | None = None  # why the last outcome is unknown, if it is
+
+
+@dataclass(frozen=True)
+class CompileRequest:
+    """Input of `Provider.compile` for one store."""
+
+    view: StoreView | None  # None when the store left the catalog (everything goes)
+    remote_id: str
+    desired: DesiredStore
+    observed: Observed
+    changes: list[ResourceChange]
+    meta_changed: bool
+    full: bool  # --full, or the engine knows the observed state cannot be trusted
+    full_reason: str
+    idempotency_key: Callable[[int], str]
+
+
+@dataclass
+class Program:
+    """What `compile` returns: the chosen path, why, the actions and the full-path cost."""
+
+    path: str  # "light" | "full" | "none"
+    reason: str
+    actions: list[Action]
+    full_cost: Cost
+    warnings: list[str] = field(default_factory=list)
+
+
+class RetrySettings(BaseModel):
+    """How hard a client tries before an outcome is called unknown. Bounded by design."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    attempts: int = Field(5, ge=1, le=20)
+    backoff: float = Field(0.5, ge=0, le=60)  # first wait, doubled each time
+    max_backoff: float = Field(8.0, ge=0, le=300)
+    timeout: float = Field(30.0, gt=0, le=600)  # per request
+
+
+@dataclass
+class ProviderContext:
+    """What the engine hands a provider: where it lives and the transport seam."""
+
+    project_dir: Path
+    work_dir: Path
+    transport: httpx.AsyncBaseTransport | None = None  # tests inject emulators here
+
+    def secret(self, reference: str | None, what: str) -> str | None:
+        return resolve_secret(reference, self.project_dir, what)
+
+    def emulator_dir(self, backend: str) -> Path:
+        path = self.work_dir / "emulators" / backend
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+class Provider(ABC):
+    """Base of every backend plugin. Subclasses set the class attributes and hooks."""
+
+    kind: ClassVar[str]  # the entry-point name, e.g. "dstore"
+    Settings: ClassVar[type[BaseModel]]  # keys of the backend in reconciler.yaml
+    Binding: ClassVar[type[BaseModel]]  # keys of stores.<id>.backends.<backend>
+    max_concurrency: ClassVar[int] = 4  # stores applied at once on this backend
+
+    def __init__(self, name: str, settings: BaseModel, context: ProviderContext):
+        self.name = name
+        self.settings = settings
+        self.context = context
+
+    # -- validation and mapping (pure) ----------------------------------------------------
+    def validate_store(self, view: StoreView) -> Iterable[Finding]:
+        return ()
+
+    @abstractmethod
+    def remote_id(self, binding: BaseModel) -> str: ...
+
+    @abstractmethod
+    def desired(self, view: StoreView) -> DesiredStore: ...
+
+    def available(self, resource: dict[str, Any]) -> bool:
+        """Whether a resource is offered to customers; drives the unavailable-share check."""
+        return True
+
+    # -- reading ----------------------------------------------------------------------------
+    async def observe(self, remote_ids: list[str]) -> dict[str, Observed] | None:
+        """Live state per remote store id, or None for write-only backends."""
+        return None
+
+    # -- planning ---------------------------------------------------------------------------
+    @abstractmethod
+    def compile(self, request: CompileRequest) -> Program: ...
+
+    # -- applying ---------------------------------------------------------------------------
+    async def open(self) -> None:
+        """Prepare clients before the first request of an apply or a live read."""
+
+    async def close(self) -> None:
+        """Release clients."""
+
+    @abstractmethod
+    async def execute(self, store: StorePlan, action: Action) -> dict[str, Any]:
+        """Send one action. Return a small JSON summary of the backend's answer.
+
+        Raise BackendError for a definite failure and OutcomeUnknown when the backend
+        may or may not have applied it after the client's bounded retries.
+        """
+
+    # -- emulation --------------------------------------------------------------------------
+    @classmethod
+    def emulator_app(cls, data_dir: Path | None) -> Any:
+        """An ASGI app emulating this backend, for `reconciler emulate`."""
+        raise NotImplementedError(f"{cls.kind} has no emulator")

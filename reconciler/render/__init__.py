@@ -1,0 +1,17 @@
+"""Renderings of a plan: text for a terminal, markdown for a PR comment, json for machines."""
+
+from __future__ import annotations
+
+from ..plan import Plan
+from .markdown import render_markdown
+from .text import render_text
+
+FORMATS = ("text", "markdown", "json")
+
+
+def render(plan: Plan, fmt: str, color: bool = False) -> str:
+    if fmt == "json":
+        return plan.to_json()
+    if fmt == "markdown":
+        return render_markdown(plan)
+    return render_text(plan, color=color)

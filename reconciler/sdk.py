@@ -1,0 +1,28 @@
+"""The public SDK for provider plugins. A plugin imports from here and nowhere else in
+`reconciler`, so the engine can change inside without breaking plugins."""
+
+from .diff import FieldChange, ResourceChange
+from .emulation import ConnectionDropped, Fault, FaultQueue, InProcessTransport
+from .errors import BackendError, Location, OutcomeUnknown, ReconcilerError
+from .expand import StoreProduct, StoreView
+from .fingerprint import encode_body, fingerprint
+from .money import from_minor_units, to_minor_units
+from .plan import Action, Cost, Effect, StorePlan
+from .provider import (
+    CompileRequest,
+    DesiredStore,
+    Finding,
+    Observed,
+    Program,
+    Provider,
+    ProviderContext,
+    RetrySettings,
+)
+
+__all__ = [
+    "Action", "BackendError", "CompileRequest", "ConnectionDropped", "Cost", "DesiredStore",
+    "Effect", "Fault", "FaultQueue", "FieldChange", "Finding", "InProcessTransport", "Location",
+    "Observed", "OutcomeUnknown", "Program", "Provider", "ProviderContext", "ReconcilerError",
+    "ResourceChange", "RetrySettings", "StorePlan", "StoreProduct", "StoreView", "encode_body",
+    "fingerprint", "from_minor_units", "to_minor_units",
+]

@@ -1,0 +1,124 @@
+"""The state store contract: a read-only view for planning, a writer for apply.
+
+Per (backend, store) it keeps the last applied snapshot, its fingerprint and a serial
+that grows by one per recorded request; whether the last outcome is unknown; the plan and
+action last recorded (so re-applying the same plan resumes); and a lease lock.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def default_owner() -> str:
+    """Who holds a lock: user@host, plus the CI run when the environment names one."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in some containers
+        user = str(os.getuid())
+    owner = f"{user}@{socket.gethostname()}:{os.getpid()}"
+    for variable in ("GITHUB_RUN_ID", "CI_JOB_ID", "BUILDKITE_BUILD_ID", "CIRCLE_BUILD_NUM"):
+        if os.environ.get(variable):
+            owner += f" ({variable}={os.environ[variable]})"
+            break
+    return owner
+
+
+@dataclass(frozen=True)
+class StoreState:
+    backend: str
+    store: str
+    remote_id: str
+    meta: dict[str, Any]
+    resources: dict[str, dict[str, Any]]
+    fingerprint: str
+    serial: int
+    plan_id: str | None
+    action_index: int | None  # last action of plan_id recorded
+    unknown: str | None  # why the last outcome is unknown; the next plan goes full
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class Lock:
+    backend: str
+    store: str
+    owner: str
+    acquired_at: str
+    expires_at: str
+
+    @property
+    def expired(self) -> bool:
+        return datetime.fromisoformat(self.expires_at) <= now_utc()
+
+
+class StateView(ABC):
+    """Read-only access, all planning needs."""
+
+    @abstractmethod
+    def get(self, backend: str, store: str) -> StoreState | None: ...
+
+    @abstractmethod
+    def all(self) -> list[StoreState]: ...
+
+    @abstractmethod
+    def locks(self) -> list[Lock]: ...
+
+    def lock_of(self, backend: str, store: str) -> Lock | None:
+        for lock in self.locks():
+            if lock.backend == backend and lock.store == store and not lock.expired:
+                return lock
+        return None
+
+
+class StateStore(StateView):
+    """The writer, used by apply and the state commands."""
+
+    @abstractmethod
+    def acquire(self, backend: str, store: str, owner: str, ttl: timedelta) -> Lock | None:
+        """Take the lease, or return the live lock someone else holds."""
+
+    @abstractmethod
+    def renew(self, backend: str, store: str, owner: str, ttl: timedelta) -> bool: ...
+
+    @abstractmethod
+    def release(self, backend: str, store: str, owner: str | None = None) -> bool:
+        """Drop a lease; with owner None, whoever holds it (a deliberate unlock)."""
+
+    @abstractmethod
+    def record(
+        self,
+        backend: str,
+        store: str,
+        remote_id: str,
+        meta: dict[str, Any],
+        resources: dict[str, dict[str, Any]],
+        fingerprint: str,
+        expected_serial: int,
+        plan_id: str,
+        action_index: int,
+        action_kind: str,
+        request_bytes: int,
+    ) -> int:
+        """Write the snapshot after a successful request; return the new serial.
+
+        Fails (StateConflict) when the serial moved since the plan: someone else wrote.
+        """
+
+    @abstractmethod
+    def mark_unknown(self, backend: str, store: str, remote_id: str, reason: str, plan_id: str, action_index: int) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...

@@ -1,0 +1,185 @@
+"""SQLite state: embedded, zero set-up, the default at `.reconciler/state.db`."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from ..errors import ReconcilerError
+from .base import SCHEMA_VERSION, Lock, StateStore, StoreState, now_utc
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS stores (
+    backend TEXT NOT NULL, store TEXT NOT NULL, remote_id TEXT NOT NULL,
+    meta TEXT NOT NULL, resources TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    serial INTEGER NOT NULL, plan_id TEXT, action_index INTEGER, unknown TEXT,
+    updated_at TEXT NOT NULL, PRIMARY KEY (backend, store));
+CREATE TABLE IF NOT EXISTS locks (
+    backend TEXT NOT NULL, store TEXT NOT NULL, owner TEXT NOT NULL,
+    acquired_at TEXT NOT NULL, expires_at TEXT NOT NULL, PRIMARY KEY (backend, store));
+CREATE TABLE IF NOT EXISTS history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, backend TEXT NOT NULL, store TEXT NOT NULL,
+    serial INTEGER, plan_id TEXT, action_index INTEGER, action_kind TEXT, outcome TEXT NOT NULL,
+    request_bytes INTEGER, at TEXT NOT NULL);
+"""
+
+
+class StateConflict(ReconcilerError):
+    """The stored serial is not the one the plan was made from."""
+
+
+class SQLiteStateStore(StateStore):
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._tx():
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                self._db.execute(statement)
+            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is None:
+                self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise ReconcilerError(
+                    f"state at {self.path} has schema {row[0]}, newer than this reconciler knows "
+                    f"({SCHEMA_VERSION}); upgrade the reconciler"
+                )
+
+    def _tx(self):
+        db = self._db
+
+        class _Tx:
+            def __enter__(self):
+                db.execute("BEGIN IMMEDIATE")
+
+            def __exit__(self, kind, exc, tb):
+                db.execute("ROLLBACK" if kind else "COMMIT")
+
+        return _Tx()
+
+    # -- view ---------------------------------------------------------------------------------
+    def get(self, backend: str, store: str) -> StoreState | None:
+        row = self._db.execute(
+            "SELECT * FROM stores WHERE backend=? AND store=?", (backend, store)
+        ).fetchone()
+        return self._row(row) if row else None
+
+    def all(self) -> list[StoreState]:
+        rows = self._db.execute("SELECT * FROM stores ORDER BY backend, store").fetchall()
+        return [self._row(r) for r in rows]
+
+    def locks(self) -> list[Lock]:
+        rows = self._db.execute("SELECT backend, store, owner, acquired_at, expires_at FROM locks ORDER BY backend, store")
+        return [Lock(*r) for r in rows.fetchall()]
+
+    @staticmethod
+    def _row(row: tuple) -> StoreState:
+        (backend, store, remote_id, meta, resources, fingerprint, serial, plan_id,
+         action_index, unknown, updated_at) = row
+        return StoreState(backend, store, remote_id, json.loads(meta), json.loads(resources),
+                          fingerprint, serial, plan_id, action_index, unknown, updated_at)
+
+    # -- locks --------------------------------------------------------------------------------
+    def acquire(self, backend: str, store: str, owner: str, ttl: timedelta) -> Lock | None:
+        now = now_utc()
+        with self._tx():
+            row = self._db.execute(
+                "SELECT backend, store, owner, acquired_at, expires_at FROM locks WHERE backend=? AND store=?",
+                (backend, store),
+            ).fetchone()
+            if row is not None:
+                held = Lock(*row)
+                if not held.expired and held.owner != owner:
+                    return held
+            self._db.execute(
+                "INSERT OR REPLACE INTO locks VALUES (?, ?, ?, ?, ?)",
+                (backend, store, owner, now.isoformat(), (now + ttl).isoformat()),
+            )
+        return None
+
+    def renew(self, backend: str, store: str, owner: str, ttl: timedelta) -> bool:
+        with self._tx():
+            cursor = self._db.execute(
+                "UPDATE locks SET expires_at=? WHERE backend=? AND store=? AND owner=?",
+                ((now_utc() + ttl).isoformat(), backend, store, owner),
+            )
+        return cursor.rowcount == 1
+
+    def release(self, backend: str, store: str, owner: str | None = None) -> bool:
+        with self._tx():
+            if owner is None:
+                cursor = self._db.execute("DELETE FROM locks WHERE backend=? AND store=?", (backend, store))
+            else:
+                cursor = self._db.execute(
+                    "DELETE FROM locks WHERE backend=? AND store=? AND owner=?", (backend, store, owner)
+                )
+        return cursor.rowcount == 1
+
+    # -- writes -------------------------------------------------------------------------------
+    def record(self, backend, store, remote_id, meta, resources, fingerprint, expected_serial,
+               plan_id, action_index, action_kind, request_bytes) -> int:
+        now = now_utc().isoformat()
+        with self._tx():
+            row = self._db.execute(
+                "SELECT serial FROM stores WHERE backend=? AND store=?", (backend, store)
+            ).fetchone()
+            current = row[0] if row else 0
+            if current != expected_serial:
+                raise StateConflict(
+                    f"state of {backend}/{store} moved to serial {current} while this apply "
+                    f"expected {expected_serial}; someone else applied it. Plan again."
+                )
+            serial = current + 1
+            self._db.execute(
+                "INSERT OR REPLACE INTO stores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+                (backend, store, remote_id, _dump(meta), _dump(resources), fingerprint, serial,
+                 plan_id, action_index, now),
+            )
+            self._db.execute(
+                "INSERT INTO history (backend, store, serial, plan_id, action_index, action_kind, outcome, request_bytes, at)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'applied', ?, ?)",
+                (backend, store, serial, plan_id, action_index, action_kind, request_bytes, now),
+            )
+        return serial
+
+    def mark_unknown(self, backend, store, remote_id, reason, plan_id, action_index) -> None:
+        now = now_utc().isoformat()
+        with self._tx():
+            cursor = self._db.execute(
+                "UPDATE stores SET unknown=?, plan_id=?, action_index=?, updated_at=? WHERE backend=? AND store=?",
+                (reason, plan_id, action_index - 1, now, backend, store),
+            )
+            if cursor.rowcount == 0:
+                self._db.execute(
+                    "INSERT INTO stores VALUES (?, ?, ?, '{}', '{}', '', 0, ?, ?, ?, ?)",
+                    (backend, store, remote_id, plan_id, action_index - 1, reason, now),
+                )
+            self._db.execute(
+                "INSERT INTO history (backend, store, serial, plan_id, action_index, action_kind, outcome, request_bytes, at)"
+                " VALUES (?, ?, NULL, ?, ?, NULL, ?, NULL, ?)",
+                (backend, store, plan_id, action_index, f"unknown: {reason}", now),
+            )
+
+    def history(self, backend: str, store: str) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT serial, plan_id, action_index, action_kind, outcome, request_bytes, at FROM history"
+            " WHERE backend=? AND store=? ORDER BY id", (backend, store),
+        ).fetchall()
+        keys = ("serial", "plan_id", "action_index", "action_kind", "outcome", "request_bytes", "at")
+        return [dict(zip(keys, r)) for r in rows]
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

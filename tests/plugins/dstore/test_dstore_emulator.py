@@ -1,0 +1,985 @@
+"""The D-Store emulator behaves as the syncProduct document says, faults included."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import socket
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from reconciler.emulation import Fault, InProcessTransport
+from reconciler_dstore import signing
+from reconciler_dstore.emulator import SYNC_PRODUCT_PATH, DStoreEmulator
+
+CLIENT_ID = "375Y903U2Y45KE00600"
+ACCOUNT, STORE = "bk001", "s1"
+
+# The product lists of the document's full-sync request examples, verbatim.
+DOCUMENT_EXAMPLES = {
+    "basic": [
+        {
+            "posProductId": "p1",
+            "type": "SINGLE",
+            "status": "AVAILABLE",
+            "name": "chicken burger",
+            "price": {"currency": "SGD", "value": 1000},
+        },
+    ],
+    "modifier": [
+        {
+            "posProductId": "p1",
+            "type": "SINGLE",
+            "status": "AVAILABLE",
+            "name": "cola",
+            "price": {"currency": "SGD", "value": 1000},
+            "subProducts": ["g1"],
+        },
+        {
+            "posProductId": "g1",
+            "type": "GROUP",
+            "status": "AVAILABLE",
+            "name": "ice",
+            "quantityRule": {"min": 0, "max": 1},
+            "subProducts": ["p2", "p3"],
+        },
+        {
+            "posProductId": "p2",
+            "type": "MODIFIER",
+            "status": "AVAILABLE",
+            "name": "with ice",
+            "price": {"currency": "SGD", "value": 0},
+            "quantityRule": {"min": 0, "max": 1},
+        },
+        {
+            "posProductId": "p3",
+            "type": "MODIFIER",
+            "status": "AVAILABLE",
+            "name": "without ice",
+            "price": {"currency": "SGD", "value": 0},
+            "quantityRule": {"min": 0, "max": 1},
+        },
+    ],
+    "nested": [
+        {
+            "posProductId": "p1",
+            "type": "SINGLE",
+            "status": "AVAILABLE",
+            "name": "coffee",
+            "price": {"currency": "SGD", "value": 0},
+            "subProducts": ["g1"],
+        },
+        {
+            "posProductId": "g1",
+            "type": "GROUP",
+            "status": "AVAILABLE",
+            "name": "hot/cold",
+            "quantityRule": {"min": 0, "max": 1},
+            "subProducts": ["p1-1", "p1-2"],
+        },
+        {
+            "posProductId": "p1-1",
+            "type": "MODIFIER",
+            "status": "AVAILABLE",
+            "name": "hot",
+            "price": {"currency": "SGD", "value": 500},
+            "quantityRule": {"min": 0, "max": 1},
+        },
+        {
+            "posProductId": "p1-2",
+            "type": "MODIFIER",
+            "status": "AVAILABLE",
+            "name": "cold",
+            "price": {"currency": "SGD", "value": 700},
+            "quantityRule": {"min": 0, "max": 1},
+            "subProducts": ["g2"],
+        },
+        {
+            "posProductId": "g2",
+            "type": "GROUP",
+            "status": "AVAILABLE",
+            "name": "ice",
+            "quantityRule": {"min": 0, "max": 1},
+            "subProducts": ["p5", "p6"],
+        },
+        {
+            "posProductId": "p5",
+            "type": "MODIFIER",
+            "status": "AVAILABLE",
+            "name": "with ice",
+            "price": {"currency": "SGD", "value": 0},
+            "quantityRule": {"min": 0, "max": 1},
+        },
+        {
+            "posProductId": "p6",
+            "type": "MODIFIER",
+            "status": "AVAILABLE",
+            "name": "without ice",
+            "price": {"currency": "SGD", "value": 0},
+            "quantityRule": {"min": 0, "max": 1},
+        },
+    ],
+    "variant": [
+        {
+            "posProductId": "p1",
+            "type": "SINGLE",
+            "status": "AVAILABLE",
+            "name": "coffee",
+            "price": {"currency": "SGD", "value": 0},
+            "subProducts": ["g1"],
+        },
+        {
+            "posProductId": "g1",
+            "type": "GROUP",
+            "status": "AVAILABLE",
+            "name": "size",
+            "quantityRule": {"min": 1, "max": 1},
+            "subProducts": ["p1-1", "p1-2", "p1-3"],
+        },
+        {
+            "posProductId": "p1-1",
+            "type": "SINGLE",
+            "status": "AVAILABLE",
+            "name": "short",
+            "price": {"currency": "SGD", "value": 500},
+            "quantityRule": {"min": 0, "max": 1000},
+            "overloads": [{"posProductIds": ["g1"], "quantityRule": {"min": 0, "max": 1}}],
+            "subProducts": ["g2"],
+        },
+        {
+            "posProductId": "p1-2",
+            "type": "SINGLE",
+            "status": "AVAILABLE",
+            "name": "tall",
+            "price": {"currency": "SGD", "value": 700},
+            "quantityRule": {"min": 0, "max": 1000},
+            "overloads": [{"posProductIds": ["g1"], "quantityRule": {"min": 0, "max": 1}}],
+            "subProducts": ["g2"],
+        },
+        {
+            "posProductId": "p1-3",
+            "type": "SINGLE",
+            "status": "AVAILABLE",
+            "name": "grande",
+            "price": {"currency": "SGD", "value": 900},
+            "quantityRule": {"min": 0, "max": 1000},
+            "overloads": [{"posProductIds": ["g1"], "quantityRule": {"min": 0, "max": 1}}],
+            "subProducts": ["g2"],
+        },
+        {
+            "posProductId": "g2",
+            "type": "GROUP",
+            "status": "AVAILABLE",
+            "name": "ice",
+            "quantityRule": {"min": 0, "max": 1},
+            "subProducts": ["p5", "p6"],
+        },
+        {
+            "posProductId": "p5",
+            "type": "SINGLE",
+            "status": "AVAILABLE",
+            "name": "with ice",
+            "price": {"currency": "SGD", "value": 0},
+            "quantityRule": {"min": 0, "max": 1},
+        },
+        {
+            "posProductId": "p6",
+            "type": "SINGLE",
+            "status": "AVAILABLE",
+            "name": "without ice",
+            "price": {"currency": "SGD", "value": 0},
+            "quantityRule": {"min": 0, "max": 1},
+        },
+    ],
+    "combo": [
+        {
+            "posProductId": "p1",
+            "type": "SINGLE",
+            "status": "AVAILABLE",
+            "name": "burger set meal",
+            "price": {"currency": "SGD", "value": 2000},
+            "subProducts": ["g1", "g2"],
+        },
+        {
+            "posProductId": "g1",
+            "type": "GROUP",
+            "status": "AVAILABLE",
+            "name": "burger",
+            "quantityRule": {"min": 1, "max": 2},
+            "subProducts": ["p2", "p3"],
+        },
+        {
+            "posProductId": "p2",
+            "type": "SINGLE",
+            "status": "AVAILABLE",
+            "name": "chicken burger",
+            "price": {"currency": "SGD", "value": 1000},
+            "quantityRule": {"min": 0, "max": 1000},
+            "overloads": [
+                {
+                    "posProductIds": ["g1"],
+                    "price": {"currency": "SGD", "value": 0},
+                    "quantityRule": {"min": 1, "max": 2},
+                },
+            ],
+        },
+        {
+            "posProductId": "p3",
+            "type": "SINGLE",
+            "status": "AVAILABLE",
+            "name": "cheese burger",
+            "price": {"currency": "SGD", "value": 1500},
+            "quantityRule": {"min": 0, "max": 1000},
+            "overloads": [
+                {
+                    "posProductIds": ["g1"],
+                    "price": {"currency": "SGD", "value": 500},
+                    "quantityRule": {"min": 0, "max": 1},
+                },
+            ],
+        },
+        {
+            "posProductId": "g2",
+            "type": "GROUP",
+            "status": "AVAILABLE",
+            "name": "beverage",
+            "quantityRule": {"min": 0, "max": 1},
+            "subProducts": ["p4", "p5"],
+        },
+        {
+            "posProductId": "p4",
+            "type": "SINGLE",
+            "status": "AVAILABLE",
+            "name": "cola",
+            "price": {"currency": "SGD", "value": 1500},
+            "quantityRule": {"min": 0, "max": 1000},
+            "overloads": [
+                {
+                    "posProductIds": ["g2"],
+                    "price": {"currency": "SGD", "value": 0},
+                    "quantityRule": {"min": 0, "max": 1},
+                },
+            ],
+        },
+        {
+            "posProductId": "p5",
+            "type": "SINGLE",
+            "status": "AVAILABLE",
+            "name": "blank tea",
+            "price": {"currency": "SGD", "value": 2000},
+            "quantityRule": {"min": 0, "max": 1000},
+            "overloads": [
+                {
+                    "posProductIds": ["g2"],
+                    "price": {"currency": "SGD", "value": 500},
+                    "quantityRule": {"min": 0, "max": 1},
+                },
+            ],
+        },
+    ],
+    "bundle": [
+        {
+            "posProductId": "p1",
+            "type": "SINGLE",
+            "status": "AVAILABLE",
+            "name": "two cups of coffee",
+            "price": {"currency": "SGD", "value": 1500},
+            "subProducts": ["g1"],
+        },
+        {
+            "posProductId": "g1",
+            "type": "GROUP",
+            "status": "AVAILABLE",
+            "name": "beverage",
+            "quantityRule": {"min": 2, "max": 2},
+            "subProducts": ["p2"],
+        },
+        {
+            "posProductId": "p2",
+            "type": "SINGLE",
+            "status": "AVAILABLE",
+            "name": "coffee",
+            "price": {"currency": "SGD", "value": 1000},
+            "quantityRule": {"min": 0, "max": 1000},
+            "overloads": [
+                {
+                    "posProductIds": ["g1"],
+                    "price": {"currency": "SGD", "value": 0},
+                    "quantityRule": {"min": 2, "max": 2},
+                },
+            ],
+        },
+    ],
+}
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def sync_body(products: list[dict[str, Any]], request_id: str = "r-1", **extra: Any) -> dict:
+    return {
+        "requestId": request_id,
+        "posAccountId": ACCOUNT,
+        "store": {"posStoreId": STORE, "name": "s1-name"},
+        "products": copy.deepcopy(products),
+        **extra,
+    }
+
+
+def status_body(updates: dict[str, str], request_id: str = "r-status") -> dict:
+    products = [{"posProductId": pid, "status": status} for pid, status in updates.items()]
+    return {
+        "requestId": request_id,
+        "posAccountId": ACCOUNT,
+        "store": {"posStoreId": STORE},
+        "products": products,
+    }
+
+
+def signed_headers(
+    key, body: bytes, *, client_id: str = CLIENT_ID, request_time: str | None = None
+) -> dict[str, str]:
+    request_time = request_time or signing.request_time_now()
+    content = signing.signed_content("POST", SYNC_PRODUCT_PATH, client_id, request_time, body)
+    return {
+        "Content-Type": "application/json; charset=UTF-8",
+        "Client-Id": client_id,
+        "Request-Time": request_time,
+        "Signature": signing.format_signature_header(signing.sign(key, content)),
+    }
+
+
+class Caller:
+    """A minimal signed D-Store client, just enough to drive the emulator."""
+
+    def __init__(self, http: httpx.AsyncClient, key) -> None:
+        self.http = http
+        self.key = key
+
+    async def post(self, doc: dict | bytes, **header_options: Any) -> httpx.Response:
+        body = doc if isinstance(doc, bytes) else json.dumps(doc).encode("utf-8")
+        headers = signed_headers(self.key, body, **header_options)
+        return await self.http.post(SYNC_PRODUCT_PATH, content=body, headers=headers)
+
+    async def result(self, doc: dict | bytes, **header_options: Any) -> dict[str, str]:
+        response = await self.post(doc, **header_options)
+        assert response.status_code == 200
+        return response.json()["result"]
+
+
+SUCCESS = {"resultStatus": "S", "resultCode": "SUCCESS", "resultMessage": "success"}
+
+
+def by_id(products: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {p["posProductId"]: p for p in products}
+
+
+# --- fixtures ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def client_key():
+    private_pem, _ = signing.generate_key_pair()
+    return signing.load_private_key(private_pem)
+
+
+@pytest.fixture(scope="module")
+def shared_emulator(client_key):
+    # One instance for the module: each emulator makes a gateway key pair, which is slow.
+    emulator = DStoreEmulator()
+    emulator.register_client(CLIENT_ID, signing.public_key_pem(client_key.public_key()))
+    return emulator
+
+
+@pytest.fixture
+def emulator(shared_emulator):
+    shared_emulator.reset()
+    shared_emulator.verify_signatures = True
+    shared_emulator.clock_skew_seconds = 300
+    return shared_emulator
+
+
+@pytest.fixture
+async def http(emulator):
+    async with httpx.AsyncClient(
+        transport=InProcessTransport(emulator.app), base_url="http://dstore.test", timeout=5
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def caller(http, client_key):
+    return Caller(http, client_key)
+
+
+# --- full sync -----------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("example", sorted(DOCUMENT_EXAMPLES))
+async def test_document_examples_are_accepted_and_stored(emulator, caller, example):
+    products = DOCUMENT_EXAMPLES[example]
+    assert await caller.result(sync_body(products)) == SUCCESS
+    assert emulator.products(ACCOUNT, STORE) == by_id(products)
+    assert emulator.store_name(ACCOUNT, STORE) == "s1-name"
+    [record] = emulator.requests
+    assert record["mode"] == "full" and record["replayed"] is False
+    assert record["requestId"] == "r-1" and record["result"] == SUCCESS
+
+
+@pytest.mark.asyncio
+async def test_full_sync_replaces_the_whole_store(emulator, caller):
+    await caller.result(sync_body(DOCUMENT_EXAMPLES["combo"], "r-1"))
+    assert await caller.result(sync_body(DOCUMENT_EXAMPLES["basic"], "r-2")) == SUCCESS
+    assert emulator.products(ACCOUNT, STORE) == by_id(DOCUMENT_EXAMPLES["basic"])
+
+
+@pytest.mark.asyncio
+async def test_1500_products_are_accepted_and_1501_rejected(emulator, caller):
+    def singles(n: int) -> list[dict]:
+        return [{"posProductId": f"p{i}", "status": "AVAILABLE", "name": f"item {i}"} for i in range(n)]
+
+    assert await caller.result(sync_body(singles(1500), "r-1500")) == SUCCESS
+    result = await caller.result(sync_body(singles(1501), "r-1501"))
+    assert result["resultCode"] == "PARAM_ILLEGAL"
+    assert "at most 1500 products" in result["resultMessage"]
+    assert len(emulator.products(ACCOUNT, STORE)) == 1500
+
+
+def _with(example: str, index: int, **changes: Any) -> list[dict]:
+    products = copy.deepcopy(DOCUMENT_EXAMPLES[example])
+    products[index].update(changes)
+    return products
+
+
+def _without(example: str, index: int, key: str) -> list[dict]:
+    products = copy.deepcopy(DOCUMENT_EXAMPLES[example])
+    del products[index][key]
+    return products
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("products", "message"),
+    [
+        (
+            _with("modifier", 1, price={"currency": "SGD", "value": 100}),
+            "products[1] is a GROUP and must not have a price",
+        ),
+        (_with("modifier", 1, subProducts=[]), "products[1] is a GROUP and must have non-empty subProducts"),
+        (_with("modifier", 0, subProducts=["g9"]), "products[0].subProducts[0] 'g9' is not a product in this request"),
+        (_without("basic", 0, "price"), "products[0] is a SINGLE and must have a price"),
+        (
+            _with("basic", 0, price={"currency": "SGD", "value": 2147483648}),
+            "products[0].price.value must be an integer between 0 and 2147483647",
+        ),
+        (
+            _with("basic", 0, price={"currency": "SGD", "value": 10.5}),
+            "products[0].price.value must be an integer between 0 and 2147483647",
+        ),
+        (
+            _with("basic", 0, price={"currency": "sgd", "value": 1}),
+            "products[0].price.currency must be a 3-letter uppercase ISO 4217 code",
+        ),
+        (
+            _with("modifier", 2, quantityRule={"min": 2, "max": 1}),
+            "products[2].quantityRule.min must not exceed products[2].quantityRule.max",
+        ),
+        (_with("basic", 0, status="GONE"), "products[0].status must be one of AVAILABLE, SOLDOUT"),
+        (_with("basic", 0, type="COMBO"), "products[0].type must be one of SINGLE, GROUP, MODIFIER"),
+        (_with("basic", 0, posProductId=""), "products[0].posProductId must be a non-empty string"),
+        (
+            DOCUMENT_EXAMPLES["basic"] + DOCUMENT_EXAMPLES["basic"],
+            "products[1].posProductId 'p1' duplicates products[0]",
+        ),
+        (
+            _with("nested", 5, subProducts=["g1"]),
+            "reaches itself through subProducts: g1 -> p1-2 -> g2 -> p5 -> g1",
+        ),
+        (_with("basic", 0, subProducts=["p1"]), "reaches itself through subProducts: p1 -> p1"),
+        (
+            _with("combo", 2, overloads=[{"posProductIds": ["p1"]}]),
+            "products[2].overloads[0].posProductIds[0] 'p1' is not a GROUP",
+        ),
+        (
+            _with("combo", 2, overloads=[{"posProductIds": ["g2"]}]),
+            "products[2].overloads[0].posProductIds[0] 'g2' does not list 'p2' in its subProducts",
+        ),
+        (["p1"], "products[0] must be an object"),
+        ([], "products must contain at least one product"),
+    ],
+)
+async def test_invalid_full_sync_is_rejected_with_a_precise_message(
+    emulator, caller, products, message
+):
+    await caller.result(sync_body(DOCUMENT_EXAMPLES["bundle"], "r-before"))
+    result = await caller.result(sync_body(products, "r-bad"))
+    assert result["resultStatus"] == "F" and result["resultCode"] == "PARAM_ILLEGAL"
+    assert message in result["resultMessage"]
+    assert emulator.products(ACCOUNT, STORE) == by_id(DOCUMENT_EXAMPLES["bundle"])
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        (b"{not json", "the request body must be a JSON object"),
+        ({"posAccountId": ACCOUNT}, "requestId is required"),
+        (sync_body([], "x" * 256), "requestId must be at most 255 characters"),
+        ({**sync_body([]), "posAccountId": 7}, "posAccountId must be a non-empty string"),
+        ({**sync_body([]), "store": {"name": "n"}}, "store.posStoreId is required"),
+        ({**sync_body([]), "products": {}}, "products is required and must be an array"),
+        (
+            sync_body(DOCUMENT_EXAMPLES["basic"], extendInfo={"note": "x" * 4096}),
+            "extendInfo must be at most 4096 characters",
+        ),
+        (sync_body(DOCUMENT_EXAMPLES["basic"], extendInfo="x"), "extendInfo must be an object"),
+    ],
+)
+async def test_invalid_envelope_is_rejected(emulator, caller, doc, message):
+    result = await caller.result(doc)
+    assert result["resultCode"] == "PARAM_ILLEGAL"
+    assert message in result["resultMessage"]
+    assert emulator.products(ACCOUNT, STORE) == {}
+
+
+# --- status updates ------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_status_update_changes_only_the_status(emulator, caller):
+    await caller.result(sync_body(DOCUMENT_EXAMPLES["combo"], "r-1"))
+    before = emulator.products(ACCOUNT, STORE)
+
+    assert await caller.result(status_body({"p2": "SOLDOUT", "p4": "SOLDOUT"})) == SUCCESS
+
+    after = emulator.products(ACCOUNT, STORE)
+    assert after["p2"]["status"] == after["p4"]["status"] == "SOLDOUT"
+    for product_id in ("p2", "p4"):
+        after[product_id]["status"] = "AVAILABLE"
+    assert after == before
+    assert emulator.store_name(ACCOUNT, STORE) == "s1-name"
+    assert emulator.requests[-1]["mode"] == "status"
+
+
+@pytest.mark.asyncio
+async def test_status_update_with_an_optional_field_replaces_the_store(emulator, caller):
+    """The documented trap: one extra field turns a status update into a full sync."""
+    await caller.result(sync_body(DOCUMENT_EXAMPLES["combo"], "r-1"))
+    doc = status_body({"p2": "SOLDOUT"})
+    doc["products"][0]["name"] = "chicken burger"
+
+    assert await caller.result(doc) == SUCCESS
+
+    assert emulator.products(ACCOUNT, STORE) == {
+        "p2": {"posProductId": "p2", "status": "SOLDOUT", "name": "chicken burger"}
+    }
+    assert emulator.requests[-1]["mode"] == "full"
+
+
+@pytest.mark.asyncio
+async def test_eleven_product_status_update_is_rejected(emulator, caller):
+    products = [{"posProductId": f"p{i}", "status": "AVAILABLE", "name": "x"} for i in range(11)]
+    await caller.result(sync_body(products, "r-1"))
+
+    result = await caller.result(status_body({f"p{i}": "SOLDOUT" for i in range(11)}))
+
+    assert result["resultCode"] == "PARAM_ILLEGAL"
+    assert "status update allows at most 10 products" in result["resultMessage"]
+    assert {p["status"] for p in emulator.products(ACCOUNT, STORE).values()} == {"AVAILABLE"}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("updates", "message"),
+    [
+        ({"p2": "SOLDOUT", "p9": "SOLDOUT"}, "products[1].posProductId 'p9' does not exist in this store"),
+        ({"p2": "SOLDOUT", "g1": "SOLDOUT"}, "products[1].posProductId 'g1' is a GROUP"),
+        ({"p2": "SOLDOUT", "p3": "sold out"}, "products[1].status must be one of AVAILABLE, SOLDOUT"),
+    ],
+)
+async def test_invalid_status_update_changes_nothing(emulator, caller, updates, message):
+    await caller.result(sync_body(DOCUMENT_EXAMPLES["combo"], "r-1"))
+    before = emulator.products(ACCOUNT, STORE)
+
+    result = await caller.result(status_body(updates))
+
+    assert result["resultCode"] == "PARAM_ILLEGAL"
+    assert message in result["resultMessage"]
+    assert emulator.products(ACCOUNT, STORE) == before
+
+
+@pytest.mark.asyncio
+async def test_status_update_for_an_unknown_store_is_rejected(emulator, caller):
+    result = await caller.result(status_body({"p1": "SOLDOUT"}))
+    assert result["resultCode"] == "PARAM_ILLEGAL"
+    assert "'p1' does not exist in this store" in result["resultMessage"]
+
+
+# --- idempotency ---------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_repeated_request_id_returns_the_stored_result_and_changes_nothing(
+    emulator, caller
+):
+    assert await caller.result(sync_body(DOCUMENT_EXAMPLES["basic"], "r-1")) == SUCCESS
+
+    replay = await caller.result(sync_body(DOCUMENT_EXAMPLES["combo"], "r-1"))
+
+    assert replay == SUCCESS
+    assert emulator.products(ACCOUNT, STORE) == by_id(DOCUMENT_EXAMPLES["basic"])
+    assert [(r["replayed"], r["mode"]) for r in emulator.requests] == [(False, "full"), (True, None)]
+
+
+@pytest.mark.asyncio
+async def test_a_failure_is_final_for_its_request_id(emulator, caller):
+    bad = _with("modifier", 1, price={"currency": "SGD", "value": 1})
+    first = await caller.result(sync_body(bad, "r-1"))
+    assert first["resultCode"] == "PARAM_ILLEGAL"
+
+    assert await caller.result(sync_body(DOCUMENT_EXAMPLES["modifier"], "r-1")) == first
+    assert emulator.products(ACCOUNT, STORE) == {}
+    assert await caller.result(sync_body(DOCUMENT_EXAMPLES["modifier"], "r-2")) == SUCCESS
+
+
+# --- headers and signatures ----------------------------------------------------------
+
+
+def _verifies_with_gateway_key(response: httpx.Response, public_pem: str) -> bool:
+    parts = signing.parse_signature_header(response.headers["Signature"])
+    content = signing.signed_content(
+        "POST",
+        SYNC_PRODUCT_PATH,
+        response.headers["Client-Id"],
+        response.headers["Response-Time"],
+        response.content,
+    )
+    return parts["algorithm"] == "RSA256" and signing.verify(
+        signing.load_public_key(public_pem), content, parts["signature"]
+    )
+
+
+@pytest.mark.asyncio
+async def test_response_is_signed_by_the_gateway(emulator, caller, http):
+    response = await caller.post(sync_body(DOCUMENT_EXAMPLES["basic"]))
+    published = (await http.get("/_emulator/gateway-public-key")).text
+
+    assert published == emulator.gateway_public_key_pem
+    assert response.headers["Client-Id"] == CLIENT_ID
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert _verifies_with_gateway_key(response, published)
+
+
+@pytest.mark.asyncio
+async def test_failures_other_than_signature_are_signed_too(emulator, caller):
+    response = await caller.post(sync_body([]))
+    assert response.json()["result"]["resultCode"] == "PARAM_ILLEGAL"
+    assert _verifies_with_gateway_key(response, emulator.gateway_public_key_pem)
+
+
+@pytest.mark.asyncio
+async def test_bad_signature_is_rejected_and_the_answer_is_unsigned(emulator, caller, http, client_key):
+    signed_for = json.dumps(sync_body(DOCUMENT_EXAMPLES["basic"])).encode()
+    headers = signed_headers(client_key, signed_for)
+    sent = signed_for.replace(b"1000", b"1")
+
+    response = await http.post(SYNC_PRODUCT_PATH, content=sent, headers=headers)
+
+    assert response.status_code == 200
+    result = response.json()["result"]
+    assert (result["resultStatus"], result["resultCode"]) == ("F", "INVALID_SIGNATURE")
+    assert "Signature" not in response.headers and "Response-Time" not in response.headers
+    assert emulator.products(ACCOUNT, STORE) == {}
+    # Unauthenticated: the requestId stays free for the genuine request.
+    assert await caller.result(signed_for) == SUCCESS
+
+
+@pytest.mark.asyncio
+async def test_unknown_client_and_missing_signature_are_invalid_signature(caller, http):
+    unknown = await caller.result(sync_body(DOCUMENT_EXAMPLES["basic"]), client_id="stranger")
+    assert unknown["resultCode"] == "INVALID_SIGNATURE"
+
+    body = json.dumps(sync_body(DOCUMENT_EXAMPLES["basic"])).encode()
+    headers = signed_headers(caller.key, body)
+    del headers["Signature"]
+    response = await http.post(SYNC_PRODUCT_PATH, content=body, headers=headers)
+    assert response.json()["result"]["resultCode"] == "INVALID_SIGNATURE"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("drop", "overrides", "message"),
+    [
+        ("Client-Id", {}, "Client-Id header is required"),
+        ("Request-Time", {}, "Request-Time header is required"),
+        (None, {"Request-Time": "yesterday"}, "Request-Time header must be ISO 8601"),
+        (None, {"Request-Time": "2022-10-10T23:00:56"}, "Request-Time header must be ISO 8601"),
+        (None, {"Request-Time": "2022-10-10T23:00:56+08:00"}, "Request-Time is outside the allowed clock skew"),
+    ],
+)
+async def test_header_problems_are_param_illegal(http, client_key, drop, overrides, message):
+    body = json.dumps(sync_body(DOCUMENT_EXAMPLES["basic"])).encode()
+    headers = {**signed_headers(client_key, body), **overrides}
+    headers.pop(drop, None)
+
+    result = (await http.post(SYNC_PRODUCT_PATH, content=body, headers=headers)).json()["result"]
+
+    assert result["resultCode"] == "PARAM_ILLEGAL"
+    assert message in result["resultMessage"]
+
+
+@pytest.mark.asyncio
+async def test_header_names_are_case_insensitive_and_signature_parts_tolerant(
+    emulator, http, client_key
+):
+    body = json.dumps(sync_body(DOCUMENT_EXAMPLES["basic"])).encode()
+    headers = signed_headers(client_key, body)
+    value = signing.parse_signature_header(headers["Signature"])["signature"]
+    lowered = {
+        "content-type": "application/json",
+        "client-id": headers["Client-Id"],
+        "request-time": headers["Request-Time"],
+        "signature": f"signature={value}, keyVersion=1, algorithm=RSA256",
+    }
+    response = await http.post(SYNC_PRODUCT_PATH, content=body, headers=lowered)
+    assert response.json()["result"] == SUCCESS
+
+
+@pytest.mark.asyncio
+async def test_request_time_within_skew_in_another_offset_is_accepted(emulator, caller):
+    singapore = timezone(timedelta(hours=8))
+    sent_at = (datetime.now(singapore) - timedelta(seconds=200)).replace(microsecond=0)
+    result = await caller.result(sync_body(DOCUMENT_EXAMPLES["basic"]), request_time=sent_at.isoformat())
+    assert result == SUCCESS
+
+
+@pytest.mark.asyncio
+async def test_signature_check_can_be_switched_off(emulator, http):
+    emulator.verify_signatures = False
+    body = json.dumps(sync_body(DOCUMENT_EXAMPLES["basic"])).encode()
+    headers = {"Client-Id": "anyone", "Request-Time": signing.request_time_now()}
+    response = await http.post(SYNC_PRODUCT_PATH, content=body, headers=headers)
+    assert response.json()["result"] == SUCCESS
+    assert _verifies_with_gateway_key(response, emulator.gateway_public_key_pem)
+
+
+# --- faults --------------------------------------------------------------------------
+
+
+def _fault(kind: str, **options: Any) -> Fault:
+    return Fault(kind=kind, path=SYNC_PRODUCT_PATH, **options)
+
+
+@pytest.mark.asyncio
+async def test_latency_delays_then_answers(emulator, caller):
+    emulator.faults.add(_fault("latency", seconds=0.2))
+    started = time.monotonic()
+    assert await caller.result(sync_body(DOCUMENT_EXAMPLES["basic"])) == SUCCESS
+    assert time.monotonic() - started >= 0.2
+    assert emulator.requests[-1]["fault"] == "latency"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("kind", "status", "code"),
+    [("unknown", "U", "UNKNOWN_EXCEPTION"), ("rate_limit", "F", "REQUEST_TRAFFIC_EXCEED_LIMIT")],
+)
+async def test_refusing_faults_answer_signed_and_keep_the_request_id_free(
+    emulator, caller, kind, status, code
+):
+    emulator.faults.add(_fault(kind))
+    doc = sync_body(DOCUMENT_EXAMPLES["basic"])
+
+    response = await caller.post(doc)
+
+    result = response.json()["result"]
+    assert (result["resultStatus"], result["resultCode"]) == (status, code)
+    assert _verifies_with_gateway_key(response, emulator.gateway_public_key_pem)
+    assert emulator.products(ACCOUNT, STORE) == {}
+    # Not stored, so the same request retried is processed.
+    assert await caller.result(doc) == SUCCESS
+    assert [r["fault"] for r in emulator.requests] == [kind, None]
+    assert emulator.requests[-1]["replayed"] is False
+
+
+@pytest.mark.asyncio
+async def test_http_error_answers_plain_text_and_processes_nothing(emulator, caller):
+    emulator.faults.add(_fault("http_error", status=503))
+    response = await caller.post(sync_body(DOCUMENT_EXAMPLES["basic"]))
+    assert response.status_code == 503
+    assert response.headers["content-type"].startswith("text/plain")
+    assert emulator.products(ACCOUNT, STORE) == {}
+    assert await caller.result(sync_body(DOCUMENT_EXAMPLES["basic"])) == SUCCESS
+
+
+async def _lost_call(caller: Caller, doc: dict, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        await caller.http.post(
+            SYNC_PRODUCT_PATH,
+            content=json.dumps(doc).encode(),
+            headers=signed_headers(caller.key, json.dumps(doc).encode()),
+            timeout=0.5,
+        )
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [("timeout", httpx.ReadTimeout), ("drop", httpx.RemoteProtocolError)],
+)
+async def test_lost_answer_before_processing_changes_nothing(emulator, caller, kind, error):
+    emulator.faults.add(_fault(kind))
+    doc = sync_body(DOCUMENT_EXAMPLES["basic"])
+
+    await _lost_call(caller, doc, error)
+
+    assert emulator.products(ACCOUNT, STORE) == {}
+    assert await caller.result(doc) == SUCCESS
+    assert emulator.requests[-1]["replayed"] is False
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [("timeout", httpx.ReadTimeout), ("drop", httpx.RemoteProtocolError)],
+)
+async def test_lost_answer_after_processing_keeps_the_change_and_replays(
+    emulator, caller, kind, error
+):
+    emulator.faults.add(_fault(kind, after_processing=True))
+    doc = sync_body(DOCUMENT_EXAMPLES["combo"])
+
+    await _lost_call(caller, doc, error)
+
+    assert emulator.products(ACCOUNT, STORE) == by_id(DOCUMENT_EXAMPLES["combo"])
+    assert await caller.result(doc) == SUCCESS
+    assert [(r["fault"], r["replayed"]) for r in emulator.requests] == [(kind, False), (None, True)]
+
+
+@pytest.mark.asyncio
+async def test_timeout_that_outlasts_a_patient_client_still_gives_no_answer(emulator, caller):
+    emulator.faults.add(_fault("timeout", seconds=0.1))
+    await _lost_call(caller, sync_body(DOCUMENT_EXAMPLES["basic"]), httpx.RemoteProtocolError)
+
+
+@pytest.mark.asyncio
+async def test_faults_for_other_paths_do_not_fire(emulator, caller):
+    emulator.faults.add(Fault(kind="unknown", path="/v2/pos/syncStore"))
+    assert await caller.result(sync_body(DOCUMENT_EXAMPLES["basic"])) == SUCCESS
+    assert len(emulator.faults.pending) == 1
+
+
+@pytest.mark.asyncio
+async def test_fault_times_counts_requests(emulator, caller):
+    emulator.faults.add(_fault("unknown", times=2))
+    codes = [
+        (await caller.result(sync_body(DOCUMENT_EXAMPLES["basic"])))["resultCode"] for _ in range(3)
+    ]
+    assert codes == ["UNKNOWN_EXCEPTION", "UNKNOWN_EXCEPTION", "SUCCESS"]
+
+
+# --- control API and persistence -----------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_control_api(emulator, http, client_key):
+    _, other_public = signing.generate_key_pair()
+    assert (await http.post("/_emulator/clients", json={"client_id": "c2", "public_key": other_public})).status_code == 201
+    assert (await http.post("/_emulator/clients", json={"client_id": "c3", "public_key": "junk"})).status_code == 400
+
+    added = await http.post("/_emulator/faults", json={"kind": "unknown", "path": SYNC_PRODUCT_PATH})
+    assert added.status_code == 201
+    assert (await http.post("/_emulator/faults", json={"kind": "meteor"})).status_code == 400
+    assert [f["kind"] for f in (await http.get("/_emulator/faults")).json()] == ["unknown"]
+    assert (await http.delete("/_emulator/faults")).json() == []
+    assert emulator.faults.pending == []
+
+    caller = Caller(http, client_key)
+    await caller.result(sync_body(DOCUMENT_EXAMPLES["bundle"]))
+    store = (await http.get(f"/_emulator/stores/{ACCOUNT}/{STORE}/products")).json()
+    assert store == {
+        "posAccountId": ACCOUNT,
+        "posStoreId": STORE,
+        "name": "s1-name",
+        "products": by_id(DOCUMENT_EXAMPLES["bundle"]),
+    }
+    [record] = (await http.get("/_emulator/requests")).json()
+    assert record["requestId"] == "r-1" and record["path"] == SYNC_PRODUCT_PATH
+
+    assert (await http.post("/_emulator/reset")).status_code == 200
+    assert (await http.get(f"/_emulator/stores/{ACCOUNT}/{STORE}/products")).json()["products"] == {}
+    assert (await http.get("/_emulator/requests")).json() == []
+    # Registered clients survive a reset.
+    assert await caller.result(sync_body(DOCUMENT_EXAMPLES["bundle"])) == SUCCESS
+
+
+@pytest.mark.asyncio
+async def test_state_persists_across_instances_on_the_same_path(tmp_path, client_key):
+    path = tmp_path / "dstore" / "state.json"
+    first = DStoreEmulator(path)
+    first.register_client(CLIENT_ID, signing.public_key_pem(client_key.public_key()))
+    async with httpx.AsyncClient(transport=InProcessTransport(first.app), base_url="http://a") as http:
+        assert await Caller(http, client_key).result(sync_body(DOCUMENT_EXAMPLES["combo"])) == SUCCESS
+
+    second = DStoreEmulator(path)
+    assert second.products(ACCOUNT, STORE) == by_id(DOCUMENT_EXAMPLES["combo"])
+    assert second.gateway_public_key_pem == first.gateway_public_key_pem
+    assert [r["requestId"] for r in second.requests] == ["r-1"]
+    async with httpx.AsyncClient(transport=InProcessTransport(second.app), base_url="http://b") as http:
+        caller = Caller(http, client_key)
+        assert await caller.result(sync_body(DOCUMENT_EXAMPLES["basic"])) == SUCCESS  # replayed
+        assert await caller.result(status_body({"p2": "SOLDOUT"})) == SUCCESS
+
+    # The first instance sees what the second one wrote.
+    assert first.products(ACCOUNT, STORE)["p2"]["status"] == "SOLDOUT"
+    assert [r["replayed"] for r in first.requests] == [False, True, False]
+    assert [p.name for p in path.parent.iterdir()] == ["state.json"]
+
+
+# --- over a real socket --------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def serve_on_loopback(app):
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="critical", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.01)
+        yield "http://127.0.0.1:%d" % sock.getsockname()[1]
+    finally:
+        server.should_exit = True
+        thread.join(5)
+        sock.close()
+
+
+def test_loopback_with_uvicorn_including_a_dropped_connection(emulator, client_key):
+    def post(http: httpx.Client, doc: dict) -> httpx.Response:
+        body = json.dumps(doc).encode()
+        return http.post(SYNC_PRODUCT_PATH, content=body, headers=signed_headers(client_key, body))
+
+    with serve_on_loopback(emulator.app) as base_url, httpx.Client(base_url=base_url, timeout=5) as http:
+        response = post(http, sync_body(DOCUMENT_EXAMPLES["basic"], "r-1"))
+        assert response.json()["result"] == SUCCESS
+        assert _verifies_with_gateway_key(response, emulator.gateway_public_key_pem)
+
+        emulator.faults.add(_fault("drop", after_processing=True))
+        with pytest.raises(httpx.TransportError):
+            post(http, sync_body(DOCUMENT_EXAMPLES["combo"], "r-2"))
+        assert emulator.products(ACCOUNT, STORE) == by_id(DOCUMENT_EXAMPLES["combo"])
+
+        assert post(http, sync_body(DOCUMENT_EXAMPLES["combo"], "r-2")).json()["result"] == SUCCESS
+        assert emulator.requests[-1]["replayed"] is True
