@@ -195,7 +195,9 @@ def _check_references(
     own_id = product["posProductId"]
     for j, sub_id in enumerate(product.get("subProducts", [])):
         if sub_id not in index:
-            raise ParamIllegal(f"{where}.subProducts[{j}] {sub_id!r} is not a product in this request")
+            raise ParamIllegal(
+                f"{where}.subProducts[{j}] {sub_id!r} is not a product in this request"
+            )
     for k, overload in enumerate(product.get("overloads", [])):
         for j, group_id in enumerate(overload["posProductIds"]):
             at = f"{where}.overloads[{k}].posProductIds[{j}]"
@@ -205,7 +207,9 @@ def _check_references(
             if group.get("type") != "GROUP":
                 raise ParamIllegal(f"{at} {group_id!r} is not a GROUP")
             if own_id not in group["subProducts"]:
-                raise ParamIllegal(f"{at} {group_id!r} does not list {own_id!r} in its subProducts")
+                raise ParamIllegal(
+                    f"{at} {group_id!r} does not list {own_id!r} in its subProducts"
+                )
 
 
 def _check_no_cycles(products: list[dict[str, Any]], index: dict[str, int]) -> None:
@@ -246,8 +250,9 @@ def check_full_sync(products: list[Any]) -> None:
         _check_product_shape(product, f"products[{i}]")
         product_id = product["posProductId"]
         if product_id in index:
+            first = index[product_id]
             raise ParamIllegal(
-                f"products[{i}].posProductId {product_id!r} duplicates products[{index[product_id]}]"
+                f"products[{i}].posProductId {product_id!r} duplicates products[{first}]"
             )
         index[product_id] = i
     for i, product in enumerate(products):
@@ -255,10 +260,13 @@ def check_full_sync(products: list[Any]) -> None:
     _check_no_cycles(products, index)
 
 
-def check_status_update(products: list[dict[str, Any]], stored: Mapping[str, dict[str, Any]]) -> None:
+def check_status_update(
+    products: list[dict[str, Any]], stored: Mapping[str, dict[str, Any]]
+) -> None:
     if len(products) > MAX_STATUS_UPDATE_PRODUCTS:
         raise ParamIllegal(
-            f"status update allows at most {MAX_STATUS_UPDATE_PRODUCTS} products (got {len(products)})"
+            f"status update allows at most {MAX_STATUS_UPDATE_PRODUCTS} products"
+            f" (got {len(products)})"
         )
     seen: set[str] = set()
     for i, product in enumerate(products):
@@ -325,7 +333,8 @@ def _parse_time(value: str) -> datetime:
         moment = None
     if moment is None or moment.tzinfo is None:
         raise ParamIllegal(
-            "Request-Time header must be ISO 8601 with a UTC offset, e.g. 2022-10-10T23:00:56+08:00"
+            "Request-Time header must be ISO 8601 with a UTC offset,"
+            " e.g. 2022-10-10T23:00:56+08:00"
         )
     return moment
 
@@ -392,7 +401,9 @@ class DStoreEmulator:
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(
+            dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
+        )
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as tmp_file:
                 json.dump(self._state, tmp_file)
@@ -471,7 +482,8 @@ class DStoreEmulator:
             self._authenticate(target, headers, body)
             result = self._apply(body, record)
         except SignatureRejected as exc:
-            result, signed = _result("F", "INVALID_SIGNATURE", f"Signature is invalid: {exc}"), False
+            result = _result("F", "INVALID_SIGNATURE", f"Signature is invalid: {exc}")
+            signed = False
         except ParamIllegal as exc:
             result = _param_illegal(str(exc))
         record["result"] = result
@@ -612,7 +624,7 @@ async def _until_disconnected(receive: Receive) -> None:
 
 
 class _DroppedConnection:
-    """Starts a 200 answer, sends part of it and cuts the connection, as a network failure would."""
+    """Starts a 200 answer, sends part of it and cuts the connection, like a network failure."""
 
     def __init__(self, body: bytes = b"") -> None:
         self.body = body

@@ -133,6 +133,12 @@ class DStoreProvider(Provider):
         )
         full_bytes = len(encode_body(full_body))
         full_cost = Cost(requests=1, bytes=full_bytes)
+        if not desired.resources:
+            # The gateway rejects an empty product list; a store leaves D-Store by being
+            # closed there (syncStore), which is not this provider's job.
+            return Program("none", "nothing to send", [], full_cost, warnings=[
+                "D-Store cannot hold a store without products; its products stay until the "
+                "store is closed in D-Store"])
         reason = request.full_reason if request.full else self._why_full(request)
         if reason:
             action = Action(
