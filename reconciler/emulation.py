@@ -36,6 +36,7 @@ class Fault:
 
     kind: str
     path: str | None = None  # None matches any path
+    match: str | None = None  # a substring the request body must contain (None: any body)
     seconds: float = 0.0  # latency: delay; timeout: how long to hang
     status: int = 500  # http_error: the status code
     after_processing: bool = False
@@ -49,6 +50,7 @@ class Fault:
         return {
             "kind": self.kind,
             "path": self.path,
+            "match": self.match,
             "seconds": self.seconds,
             "status": self.status,
             "after_processing": self.after_processing,
@@ -65,9 +67,11 @@ class FaultQueue:
     def add(self, fault: Fault) -> None:
         self.pending.append(fault)
 
-    def take(self, path: str) -> Fault | None:
+    def take(self, path: str, body: bytes = b"") -> Fault | None:
         for i, fault in enumerate(self.pending):
-            if fault.path is None or fault.path == path:
+            if (fault.path is None or fault.path == path) and (
+                fault.match is None or fault.match.encode("utf-8") in body
+            ):
                 fault.times -= 1
                 if fault.times <= 0:
                     del self.pending[i]

@@ -675,7 +675,7 @@ def create_app(emulator: DStoreEmulator) -> Starlette:
         target = _signed_target(request.scope)
         body = await request.body()
         headers = request.headers
-        fault = emulator.faults.take(SYNC_PRODUCT_PATH)
+        fault = emulator.faults.take(SYNC_PRODUCT_PATH, body)
         if fault is None or fault.kind == "latency":
             if fault is not None:
                 await asyncio.sleep(fault.seconds)
