@@ -115,7 +115,7 @@ class DStoreProvider(Provider):
             minor = mapping.amount(value, view.currency)["value"]
         except (ValueError, KeyError):
             return  # precision and currency problems are reported by the engine's rules
-        if not 0 <= minor <= mapping.MAX_AMOUNT:
+        if minor > mapping.MAX_AMOUNT:  # negative amounts are the engine's rule
             yield Finding(path, f"{value} {view.currency} is {minor} minor units; D-Store takes 0..{mapping.MAX_AMOUNT}")
 
     def desired(self, view: StoreView) -> DesiredStore:

@@ -170,7 +170,7 @@ def test_price_change_takes_the_full_path_and_says_why(dstore_examples):
 
 
 def test_many_status_changes_are_batched_by_ten(tmp_path):
-    from conftest import ProjectRunner
+    from project_runner import ProjectRunner
 
     project = ProjectRunner(tmp_path / "big")
     project.write("reconciler.yaml", 'backends:\n  demo: {provider: dstore, url: "emulator://", pos_account_id: bk001}\n'

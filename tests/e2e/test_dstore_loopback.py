@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import ProjectRunner
+from project_runner import ProjectRunner
 from harness import DStoreHarness
 from loopback import serve
 from reconciler.emulation import Fault

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import ProjectRunner
+from project_runner import ProjectRunner
 from dstore_helpers import emulator_of
 
 MENU = "menus:\n  m:\n    currency: SGD\n    products:\n{}\n"

@@ -159,7 +159,7 @@ PRODUCT_CASES = [
       p1:
         name: burger
         price: -1.00
-""", 7, "-1.00", ["-1.00 is negative"], id="negative-price"),
+""", 7, "-1.00", ["price -1.00 is negative"], id="negative-price"),
     pytest.param(
         """\
       p1:
@@ -181,7 +181,10 @@ PRODUCT_CASES = [
 def test_product_rule(validate_catalog, at, products, line, token, phrases):
     catalog = menu_catalog(products)
     outcome = validate_catalog(catalog)
-    outcome.assert_rejected(at("catalog.yaml", catalog, line, token), *phrases)
+    # One mistake, one problem. A negative price is also range-checked by D-Store; that
+    # it must not be reported twice is the job of test_negative_price_is_one_problem_not_two.
+    count = None if "-1.00" in products else 1
+    outcome.assert_rejected(at("catalog.yaml", catalog, line, token), *phrases, count=count)
 
 
 @pytest.mark.parametrize("price, token", [("10.5", "10.5"), ('"10.5"', '"10.5"')], ids=["unquoted", "quoted"])
@@ -281,7 +284,7 @@ STORE_CASES = [
     backends:
       demo:
         name: s1
-""", 12, "name", ["unknown key 'name'"], id="binding-without-store-id-block-style"),
+""", 12, "name", ["unknown key 'name'"], id="binding-with-wrong-key-instead-of-store-id"),
 ]
 
 
@@ -289,4 +292,53 @@ STORE_CASES = [
 def test_store_rule(validate_catalog, at, rest, line, token, phrases):
     catalog = STORE_HEAD + rest
     outcome = validate_catalog(catalog)
-    outcome.assert_rejected(at("catalog.yaml", catalog, line, token), *phrases, count=None)
+    # The last case is two problems by nature: an unknown key and a missing store_id.
+    count = 2 if "name: s1" in rest else 1
+    outcome.assert_rejected(at("catalog.yaml", catalog, line, token), *phrases, count=count)
+
+
+def test_binding_with_wrong_key_also_reports_missing_store_id(validate_catalog, at):
+    catalog = STORE_HEAD + """\
+    menu: m
+    backends:
+      demo:
+        name: s1
+"""
+    outcome = validate_catalog(catalog)
+    # The binding's mapping starts at its first key, line 12.
+    outcome.assert_rejected(at("catalog.yaml", catalog, 12, "name"), "missing required key 'store_id'", count=2)
+
+
+def test_store_price_override_is_checked_like_a_menu_price(validate_catalog, at):
+    catalog = STORE_HEAD + """\
+    menu: m
+    backends: {demo: {store_id: s1}}
+    prices: {p1: 9.999}
+"""
+    outcome = validate_catalog(catalog)
+    outcome.assert_rejected(at("catalog.yaml", catalog, 11, "9.999"), "9.999 SGD has more precision than SGD allows")
+
+
+def test_negative_price_is_one_problem_not_two(validate_catalog, at):
+    """One mistake, one message: the engine's "is negative" rule already covers it, so the
+    D-Store range check should not report the same value again at the same place."""
+    catalog = menu_catalog('      p1:\n        name: burger\n        price: -1.00\n')
+    outcome = validate_catalog(catalog)
+    outcome.assert_rejected(at("catalog.yaml", catalog, 7, "-1.00"), "is negative", count=1)
+
+
+# Messages start with the dotted path of the offending value, as shape errors of products
+# do (`menus.m.products.p1.prcie: unknown key ...`). For a store binding the path must be
+# the binding's place in the catalog, not the word "document" or a bare key.
+@pytest.mark.parametrize("backends, line, token, message_start", [
+    pytest.param("{demo: {store_id: s1, shop: 2}}", 10, "shop",
+                 "stores.s1.backends.demo.shop: unknown key 'shop'", id="unknown-key"),
+    pytest.param("{demo: {}}", 10, "{}",
+                 "stores.s1.backends.demo: missing required key 'store_id'", id="missing-store-id"),
+])
+def test_binding_messages_name_the_binding(validate_catalog, at, backends, line, token, message_start):
+    catalog = STORE_HEAD + f"    menu: m\n    backends: {backends}\n"
+    outcome = validate_catalog(catalog)
+    location = at("catalog.yaml", catalog, line, token)
+    outcome.assert_rejected(location, count=1)
+    assert f"{location}: error: {message_start}" in outcome.problem_lines, outcome.report

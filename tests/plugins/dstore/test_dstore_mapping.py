@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from conftest import CATALOGS
+from project_runner import CATALOGS
 from document_examples import DOCUMENT_EXAMPLES
 from reconciler.diff import diff_resources
 from reconciler.project import load_project
