@@ -143,7 +143,8 @@ class DStoreProvider(Provider):
         if reason:
             action = Action(
                 index=0, kind="syncProduct.full",
-                summary=f"full sync of {len(desired.resources)} products (replaces what D-Store holds)",
+                summary=f"full sync of {len(desired.resources)} product{'s' * (len(desired.resources) != 1)}"
+                        " (replaces what D-Store holds)",
                 method="POST", path=self.settings.path, body=full_body, bytes=full_bytes,
                 idempotency_key=request.idempotency_key(0),
                 effect=Effect(replace=True, set=sorted(desired.resources), meta=True),
