@@ -198,10 +198,23 @@ def _progress(store: StorePlan, action: Action | None, event: str) -> None:
         click.echo(f"  {where}: {action.index + 1}/{len(store.actions)} {action.kind} {event}", err=True)
 
 
+def _answer_counts(responses: list[dict[str, Any]]) -> dict[str, int]:
+    """Numbers the backend reported (e.g. created_items), summed over a store's requests."""
+    counts: dict[str, int] = {}
+    for response in responses:
+        for key, value in response.items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                counts[key] = counts.get(key, 0) + value
+    return counts
+
+
 def _report(results: list[StoreResult]) -> int:
     failed = [r for r in results if not r.ok]
     for result in results:
         line = f"{result.backend}/{result.store}: {result.status}, {result.requests} request{'s' * (result.requests != 1)}"
+        counts = _answer_counts(result.responses)
+        if counts:
+            line += " (" + ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in counts.items()) + ")"
         click.echo(line + (f" - {result.message}" if result.message else ""))
     applied = sum(1 for r in results if r.status == "applied")
     click.echo(f"Apply finished: {applied} applied, {len(failed)} not applied.")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 ProductType = Literal["SINGLE", "GROUP", "MODIFIER"]
 Status = Literal["AVAILABLE", "SOLDOUT"]
@@ -31,8 +31,8 @@ Id = Annotated[StrictStr, Field(min_length=1)]
 
 
 class QuantityRule(Strict):
-    min: int
-    max: int
+    min: StrictInt  # strict: YAML `yes` is a bool, and a bool must never pass as 1
+    max: StrictInt
 
 
 class Overload(Strict):

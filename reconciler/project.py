@@ -7,6 +7,7 @@ that any later message can point at a line.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,18 +142,26 @@ def _catalog_paths(root: Path, config: ProjectFile, source: SourceFile, problems
 
 
 def _shape(model: type[BaseModel], data: Any, source: SourceFile, prefix: tuple, problems: list[Problem]) -> Any:
+    if not isinstance(data, dict):
+        problems.append(Problem(source.locate(()), "this file must be a mapping of sections "
+                                f"({', '.join(model.model_fields)}), not a {type(data).__name__}"))
+        return None
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems.extend(pydantic_problems(exc, data, lambda path, at_key: source.locate(prefix + path, at_key)))
+        problems.extend(pydantic_problems(exc, data, lambda path, at_key: source.locate(prefix + path, at_key), prefix))
         return None
 
 
-def pydantic_problems(exc: ValidationError, data: Any, locate) -> list[Problem]:
+_INSTANCE_OF = re.compile(r" or instance of \w+")
+
+
+def pydantic_problems(exc: ValidationError, data: Any, locate, prefix: tuple = ()) -> list[Problem]:
     """Turn pydantic errors into located problems, one per data path.
 
     pydantic reports union members and validator names inside `loc`; only the parts that
-    are real keys of the data are kept, so the path is what the user wrote.
+    are real keys of the data are kept, so the path is what the user wrote. `prefix` is
+    where `data` sits in its file, so messages name the whole path.
     """
     by_path: dict[tuple, list[str]] = {}
     at_keys: dict[tuple, bool] = {}
@@ -165,15 +174,18 @@ def pydantic_problems(exc: ValidationError, data: Any, locate) -> list[Problem]:
         elif kind == "missing":
             message = f"missing required key {str(extra[0])!r}" if extra else "missing value"
         else:
-            message = error["msg"]
+            message = _INSTANCE_OF.sub("", error["msg"])
             message = message[0].lower() + message[1:] if message else message
         by_path.setdefault(path, [])
         if message not in by_path[path]:
             by_path[path].append(message)
     problems = []
     for path, messages in by_path.items():
-        where = ".".join(str(part) for part in path) or "document"
-        problems.append(Problem(locate(path, at_keys.get(path, False)), f"{where}: {' or '.join(messages)}"))
+        where = ".".join(str(part) for part in prefix + path) or "document"
+        # A problem with a whole mapping (a missing key, a rule across keys) points at
+        # the mapping's own key, which is where a reader looks for it.
+        at_key = at_keys.get(path, False) or (not path and bool(prefix))
+        problems.append(Problem(locate(path, at_key), f"{where}: {' or '.join(messages)}"))
     return problems
 
 

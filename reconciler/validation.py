@@ -88,7 +88,8 @@ def _build_providers(project: Project, context: ProviderContext, transports: dic
             settings = cls.Settings.model_validate(raw)
         except ValidationError as exc:
             problems.extend(pydantic_problems(
-                exc, raw, lambda path, at_key, n=name: project.locate_config(("backends", n, *path), at_key)
+                exc, raw, lambda path, at_key, n=name: project.locate_config(("backends", n, *path), at_key),
+                ("backends", name),
             ))
             continue
         providers[name] = cls(name, settings, replace(context, transport=transports.get(name)))
@@ -102,7 +103,7 @@ def _shape_binding(project: Project, provider: Provider, store_id: str, backend:
     except ValidationError as exc:
         prefix = ("stores", store_id, "backends", backend)
         problems.extend(pydantic_problems(
-            exc, raw, lambda path, at_key: project.catalog.locate(prefix + path, at_key)
+            exc, raw, lambda path, at_key: project.catalog.locate(prefix + path, at_key), prefix
         ))
         return None
 
@@ -160,10 +161,14 @@ def _menu_problems(project: Project, menu_id: str, menu: Menu) -> list[Problem]:
                 if message:
                     problem((*where, "overloads", group_id, "quantity"), message)
         if product.unit is not None:
-            units = [product.unit] if isinstance(product.unit, str) else [product.unit.purchase, product.unit.consumption]
-            for unit in units:
+            if isinstance(product.unit, str):
+                units = [((*where, "unit"), product.unit)]
+            else:
+                units = [((*where, "unit", "purchase"), product.unit.purchase),
+                         ((*where, "unit", "consumption"), product.unit.consumption)]
+            for path, unit in units:
                 if unit not in catalog.units:
-                    problem((*where, "unit"), f"unit {unit!r} is not defined in units")
+                    problem(path, f"unit {unit!r} is not defined in units")
         if product.supplier is not None and product.supplier not in catalog.suppliers:
             problem((*where, "supplier"), f"supplier {product.supplier!r} is not defined in suppliers")
     for cycle in _cycles(products):

@@ -220,7 +220,10 @@ def render_template(path: Path, display: str, context: dict[str, Any], project_d
         raise ConfigError(f"template syntax: {exc.message}", Location(display, exc.lineno or 0)) from None
     except jinja2.UndefinedError as exc:
         raise ConfigError(f"template: {exc.message}", Location(display, _template_error_line(exc))) from None
-    except ConfigError:
+    except ConfigError as exc:
+        if exc.location is not None and not exc.location.line:  # from load_yaml / load_csv
+            message = str(exc).split("error: ", 1)[-1]
+            raise ConfigError(message, Location(display, _template_error_line(exc))) from None
         raise
     except Exception as exc:  # a template is user code; any failure is a config error
         raise ConfigError(f"template: {exc}", Location(display, _template_error_line(exc))) from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Annotated, Any, Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -67,7 +67,7 @@ class DStoreSettings(BaseModel):
 
 class DStoreBinding(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    store_id: str | int = Field(description="posStoreId in D-Store")
+    store_id: Annotated[str, Field(min_length=1)] | int = Field(description="posStoreId in D-Store")
 
 
 class DStoreProvider(Provider):

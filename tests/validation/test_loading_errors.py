@@ -95,12 +95,12 @@ backends:
         """\
 backends:
   demo: {provider: dstore, url: "https://open.example", pos_account_id: bk001}
-""", 2, "{provider", ["https://open.example needs client_id, private_key"], id="dstore-without-credentials"),
+""", 2, "demo:", ["https://open.example needs client_id, private_key"], id="dstore-without-credentials"),
     pytest.param(
         """\
 backends:
   demo: {provider: dstore, url: "https://open.example", client_id: "375Y", pos_account_id: bk001}
-""", 2, "{provider", ["https://open.example needs private_key"], id="dstore-without-private-key"),
+""", 2, "demo:", ["https://open.example needs private_key"], id="dstore-without-private-key"),
     pytest.param(
         """\
 backends:
@@ -119,7 +119,7 @@ def test_project_file_backend_problem(project, at, config, line, token, phrases)
         """\
 backends:
   demo: {provider: dstore, url: "https://open.example", pos_account_id: bk001}
-""", 2, "{provider", "backends.demo: ", id="model-level-error"),
+""", 2, "demo:", "backends.demo: ", id="model-level-error"),
     pytest.param(
         """\
 backends:

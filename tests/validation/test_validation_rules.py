@@ -31,7 +31,7 @@ def menu_catalog(products: str, currency: str = "SGD") -> str:
     return MENU_HEAD.format(currency=currency) + products + STORE
 
 
-# (id, products starting at line 5, line, token, phrases)
+# (products written from line 5, expected line, token there, message phrases; id)
 PRODUCT_CASES = [
     pytest.param(
         """\
@@ -44,13 +44,20 @@ PRODUCT_CASES = [
       p1:
         name: [burger, fries]
         price: "10.00"
-""", 6, "[burger", ["name", "valid string"], id="name-is-a-list"),
+""", 6, "[burger", ["menus.m.products.p1.name", "valid string"], id="name-is-a-list"),
     pytest.param(
         """\
       p1:
         name: burger
         price: yes
-""", 7, "yes", ["price", "must be a decimal number"], id="price-is-a-bool"),
+""", 7, "yes", ["menus.m.products.p1.price", "must be a decimal number"], id="price-is-a-bool"),
+    pytest.param(
+        """\
+      p1:
+        name: burger
+        price: "10.00"
+        quantity: {min: yes, max: 2}
+""", 8, "yes", ["menus.m.products.p1.quantity.min"], id="quantity-is-a-bool"),
     pytest.param(
         """\
       p1:
@@ -275,7 +282,7 @@ STORE_CASES = [
         """\
     menu: m
     backends: {demo: {}}
-""", 10, "{}", ["missing required key 'store_id'"], id="binding-without-store-id"),
+""", 10, "demo: {}", ["missing required key 'store_id'"], id="binding-without-store-id"),
 ]
 
 
@@ -294,10 +301,10 @@ def test_binding_with_wrong_key_also_reports_missing_store_id(validate_catalog, 
         name: s1
 """
     outcome = validate_catalog(catalog)
-    # Two problems by nature, both on line 12: the unknown key, and the missing store_id
-    # located at the binding's mapping, which starts at its first key.
+    # Two problems by nature: the unknown key on line 12, and the missing store_id
+    # located at the binding's own key, `demo:` on line 11.
     outcome.assert_rejected(at("catalog.yaml", catalog, 12, "name"), "unknown key 'name'", count=2)
-    outcome.assert_rejected(at("catalog.yaml", catalog, 12, "name"), "missing required key 'store_id'", count=2)
+    outcome.assert_rejected(at("catalog.yaml", catalog, 11, "demo"), "missing required key 'store_id'", count=2)
 
 
 def test_store_price_override_is_checked_like_a_menu_price(validate_catalog, at):
@@ -324,7 +331,7 @@ def test_negative_price_is_one_problem_not_two(validate_catalog, at):
 @pytest.mark.parametrize("backends, line, token, message_start", [
     pytest.param("{demo: {store_id: s1, shop: 2}}", 10, "shop",
                  "stores.s1.backends.demo.shop: unknown key 'shop'", id="unknown-key"),
-    pytest.param("{demo: {}}", 10, "{}",
+    pytest.param("{demo: {}}", 10, "demo",
                  "stores.s1.backends.demo: missing required key 'store_id'", id="missing-store-id"),
 ])
 def test_binding_messages_name_the_binding(validate_catalog, at, backends, line, token, message_start):
