@@ -138,3 +138,41 @@ async def test_secrets_never_reach_the_plan_the_state_or_messages(harness):
     failed = await harness.apply(await harness.plan())
     for needle in needles:
         assert needle not in failed["st0"].message
+
+
+async def test_interrupted_light_path_resumes_at_the_next_batch(tmp_path):
+    harness = DStoreHarness(tmp_path / "p", stores=1, products=25)
+    (harness.root / "reconciler.yaml").write_text(
+        (harness.root / "reconciler.yaml").read_text() + "safety: {max_unavailable_share: 1}\n")
+    await harness.apply(await harness.plan())
+    harness.set_stores({"st0": {f"item{i}": "SOLDOUT" for i in range(25)}})
+    plan = await harness.plan()
+    (store,) = plan.changed_stores
+    assert [len(a.body["products"]) for a in store.actions] == [10, 10, 5]
+    # The second batch never gets an answer; the first is recorded, the third not sent.
+    second = store.actions[1].idempotency_key
+    harness.emulator.faults.add(Fault(kind="timeout", path=PATH, match=second, seconds=5, times=3))
+    first = await harness.apply(plan)
+    assert first["st0"].status == "unknown" and first["st0"].requests == 1
+    assert [r["requestId"] for r in harness.processed()][-1] == store.actions[0].idempotency_key
+    resumed = await harness.apply(plan)
+    assert resumed["st0"].status == "applied" and resumed["st0"].requests == 2
+    keys = [r["requestId"] for r in harness.processed()][1:]
+    assert keys == [a.idempotency_key for a in store.actions]  # each batch processed once, in order
+    assert all(p["status"] == "SOLDOUT" for p in harness.emulator.products("acct1", "st0").values())
+    assert not (await harness.plan()).has_changes
+
+
+async def test_a_locked_store_is_reported_and_left_alone(harness):
+    from datetime import timedelta
+
+    state = harness.state()
+    state.acquire("sg", "st1", "ci-job-42@runner", timedelta(minutes=5))
+    state.close()
+    plan = await harness.plan()
+    locked = next(s for s in plan.stores if s.store == "st1")
+    assert any("locked by ci-job-42@runner" in w for w in locked.warnings)
+    results = await harness.apply(plan)
+    assert results["st1"].status == "locked" and "ci-job-42@runner" in results["st1"].message
+    assert {results["st0"].status, results["st2"].status} == {"applied"}
+    assert {r["body"]["store"]["posStoreId"] for r in harness.processed()} == {"st0", "st2"}
