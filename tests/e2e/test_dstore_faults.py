@@ -176,3 +176,16 @@ async def test_a_locked_store_is_reported_and_left_alone(harness):
     assert results["st1"].status == "locked" and "ci-job-42@runner" in results["st1"].message
     assert {results["st0"].status, results["st2"].status} == {"applied"}
     assert {r["body"]["store"]["posStoreId"] for r in harness.processed()} == {"st0", "st2"}
+
+
+async def test_answers_that_fail_signature_verification_are_not_trusted(harness):
+    from reconciler_dstore import signing
+
+    # The configured gateway key is not the one D-Store signs with.
+    _, other_public = signing.generate_key_pair()
+    (harness.root / "keys" / "gateway.pem").write_text(other_public)
+    results = await harness.apply(await harness.plan())
+    assert {r.status for r in results.values()} == {"unknown"}
+    assert all("response signature missing or invalid" in r.message for r in results.values())
+    # Nothing is claimed in the state; the next plan takes the full path everywhere.
+    assert {s.path for s in (await harness.plan()).changed_stores} == {"full"}
