@@ -213,11 +213,12 @@ class DStoreProvider(Provider):
         emulator = DStoreEmulator(path=data_dir / "data.json")
         key_file = data_dir / "client_key.pem"
         if not key_file.exists():
-            private_pem, public_pem = signing.generate_key_pair()
+            private_pem, _ = signing.generate_key_pair()
             key_file.write_text(private_pem)
             key_file.chmod(0o600)
-            emulator.register_client(EMULATOR_CLIENT_ID, public_pem)
         private_key = signing.load_private_key(key_file.read_text())
+        # Registered on every open, in case the emulator's data was reset or removed.
+        emulator.register_client(EMULATOR_CLIENT_ID, signing.public_key_pem(private_key.public_key()))
         gateway_key = signing.load_public_key(emulator.gateway_public_key_pem)
         return EMULATOR_CLIENT_ID, private_key, gateway_key, InProcessTransport(emulator.app)
 
