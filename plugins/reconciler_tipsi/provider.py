@@ -1,0 +1,228 @@
+"""The Tipsi provider: a store's SINGLE products as Tipsi items keyed by external_id.
+
+Two write paths. The light path sends one `ext/sync` (an UPSERT) with the full item of
+every created or changed product, and `{"external_id": X, "in_stock": 0}` for every
+removed one (Tipsi is never asked to delete), chunked at `chunk_size`. The full path
+sends one `ext/sync_clear` with the whole desired set, never chunked: Tipsi zeroes every
+item a sync_clear does not name, so a second chunk would zero the first.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterable, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from reconciler.sdk import (
+    Action,
+    CompileRequest,
+    Cost,
+    DesiredStore,
+    Effect,
+    Finding,
+    InProcessTransport,
+    Program,
+    Provider,
+    RetrySettings,
+    StorePlan,
+    StoreView,
+    encode_body,
+)
+
+from . import mapping
+from .client import TipsiClient
+
+log = logging.getLogger("reconciler.tipsi")
+
+EMULATOR_URL = "emulator://"
+EMULATOR_USER = "reconciler-emulator"
+DEMO_USER, DEMO_EMAIL, DEMO_PASSWORD = "demo", "demo@example.com", "demo"  # `reconciler emulate tipsi`
+
+
+class TipsiSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    url: str
+    login_field: Literal["username", "email"] = "username"  # older docs: username; newer: email
+    username: str | None = None  # the login value, plain or a secret reference
+    password: str | None = None  # a secret reference: ${env:NAME} or ${file:PATH}
+    chunk_size: int = Field(mapping.DEFAULT_CHUNK, ge=1, le=10000)
+    retry: RetrySettings = RetrySettings()
+    emulator_seed: str | None = None  # emulator:// only: items Tipsi holds before the first apply
+
+    @property
+    def emulated(self) -> bool:
+        return self.url.startswith(EMULATOR_URL)
+
+    @model_validator(mode="after")
+    def _credentials(self) -> "TipsiSettings":
+        if not self.emulated:
+            missing = [k for k in ("username", "password") if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"a Tipsi backend at {self.url} needs {', '.join(missing)}")
+            if self.emulator_seed is not None:
+                raise ValueError("emulator_seed is only for emulator:// backends")
+        return self
+
+
+class TipsiBinding(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    store_id: int | str = Field(description="the store's id in Tipsi, as in /store/{id}/ext/sync")
+
+
+class TipsiProvider(Provider):
+    kind = "tipsi"
+    Settings = TipsiSettings
+    Binding = TipsiBinding
+    max_concurrency = 4
+    settings: TipsiSettings
+
+    def __init__(self, name, settings, context):
+        super().__init__(name, settings, context)
+        self._client: TipsiClient | None = None
+
+    # -- validation and mapping ---------------------------------------------------------------
+    def remote_id(self, binding: TipsiBinding) -> str:
+        return str(binding.store_id)
+
+    def validate_store(self, view: StoreView) -> Iterable[Finding]:
+        barcodes: Counter[str] = Counter(b for item in mapping.tipsi_products(view) for b in item.product.barcodes)
+        for item in mapping.tipsi_products(view):
+            pid, product = item.id, item.product
+            if not product.barcodes:
+                where = view.product_path(pid, "barcodes") if "barcodes" in product.model_fields_set else view.product_path(pid)
+                yield Finding(where, f"{pid!r} has no barcodes; Tipsi needs at least one to match an item",
+                              at_key="barcodes" not in product.model_fields_set)
+            for barcode in sorted({b for b in product.barcodes if barcodes[b] > 1}):
+                yield Finding(view.product_path(pid, "barcodes"),
+                              f"barcode {barcode!r} is used by more than one product of store {view.store_id!r}; "
+                              "Tipsi takes each barcode once per store")
+            if mapping.whole_stock(item) is None:
+                yield Finding(self._stock_path(view, pid),
+                              f"stock {item.stock.quantity} of {pid!r} is not a whole number of 0 or more; "
+                              "Tipsi's in_stock is a count")
+            if product.category is not None and product.category not in mapping.CATEGORIES:
+                yield Finding(view.product_path(pid, "category"),
+                              f"category {product.category!r} is not one of Tipsi's: {', '.join(mapping.CATEGORIES)}")
+
+    @staticmethod
+    def _stock_path(view: StoreView, pid: str) -> tuple:
+        # A stock CSV cannot be located by catalog path; point at the store's stock key.
+        if isinstance(view.store.stock, dict):
+            return view.store_path("stock", pid)
+        return view.store_path("stock")
+
+    def desired(self, view: StoreView) -> DesiredStore:
+        return DesiredStore({}, {item.id: mapping.item_resource(item) for item in mapping.tipsi_products(view)})
+
+    def available(self, resource: dict[str, Any]) -> bool:
+        return resource.get("in_stock", 0) > 0
+
+    # -- planning -------------------------------------------------------------------------------
+    def compile(self, request: CompileRequest) -> Program:
+        desired = request.desired.resources
+        full_items = [desired[key] for key in sorted(desired)]
+        full_bytes = len(encode_body(full_items))
+        full_cost = Cost(requests=1, bytes=full_bytes)
+        if request.full:
+            action = Action(
+                index=0, kind="ext/sync_clear",
+                summary=f"sync_clear of {len(full_items)} item{'s' * (len(full_items) != 1)} "
+                        "(every other item of the store goes out of stock)",
+                method="PATCH", path=mapping.sync_clear_path(request.remote_id), body=full_items,
+                bytes=full_bytes, idempotency_key=request.idempotency_key(0),
+                effect=Effect(replace=True, set=sorted(desired)),
+            )
+            return Program("full", request.full_reason, [action], full_cost)
+        if not request.changes:
+            return Program("none", "no changes", [], full_cost)
+        changes = sorted(request.changes, key=lambda c: c.key)
+        actions = []
+        for index, chunk in enumerate(mapping.chunks(changes, self.settings.chunk_size)):
+            body = [mapping.zeroed(c.key) if c.op == "delete" else desired[c.key] for c in chunk]
+            removed = [c.key for c in chunk if c.op == "delete"]
+            changed = [c.key for c in chunk if c.op != "delete"]
+            actions.append(Action(
+                index=index, kind="ext/sync",
+                summary=self._summary(changed, removed),
+                method="PATCH", path=mapping.sync_path(request.remote_id), body=body,
+                bytes=len(encode_body(body)),
+                # Tipsi has no idempotency key; the key stays in the plan for the engine only.
+                idempotency_key=request.idempotency_key(index),
+                effect=Effect(set=changed, remove=removed),
+            ))
+        counts = Counter(c.op for c in changes)
+        parts = [f"{counts[op]} {word}" for op, word in (("create", "new"), ("update", "changed"),
+                                                            ("delete", "removed (set to 0)")) if counts[op]]
+        reason = f"{', '.join(parts)} item{'s' * (len(changes) != 1)} in {len(actions)} ext/sync " \
+                 f"request{'s' * (len(actions) != 1)}"
+        return Program("light", reason, actions, full_cost)
+
+    @staticmethod
+    def _summary(changed: list[str], removed: list[str]) -> str:
+        parts = []
+        if changed:
+            parts.append(f"upsert {len(changed)} item{'s' * (len(changed) != 1)}")
+        if removed:
+            parts.append(f"set {len(removed)} removed item{'s' * (len(removed) != 1)} to in_stock 0")
+        return ", ".join(parts)
+
+    # -- applying -------------------------------------------------------------------------------
+    async def open(self) -> None:
+        if self._client is not None:
+            return
+        settings = self.settings
+        transport = self.context.transport
+        if settings.emulated:
+            login, password, emulated_transport = self._emulator_credentials()
+            transport = transport or emulated_transport
+            base_url, login_field = "http://tipsi.emulator", "username"
+        else:
+            login = self.context.secret(settings.username, f"backend {self.name} username")
+            password = self.context.secret(settings.password, f"backend {self.name} password")
+            base_url, login_field = settings.url, settings.login_field
+        self._client = TipsiClient(base_url, login_field, login, password, settings.retry, transport)
+
+    def _emulator_credentials(self) -> tuple[str, str, InProcessTransport]:
+        """A user for the in-process emulator: a real login, no credentials to manage.
+
+        The password is generated once and kept beside the emulator's data under
+        .reconciler/, where the emulator registers it.
+        """
+        from .emulator import TipsiEmulator
+
+        data_dir = self.context.emulator_dir(self.name)
+        seed = self.context.project_dir / self.settings.emulator_seed if self.settings.emulator_seed else None
+        emulator = TipsiEmulator(path=data_dir / "data.json", seed=seed)
+        credentials = data_dir / "credentials.json"
+        if not credentials.exists():
+            credentials.write_text(json.dumps({"username": EMULATOR_USER, "password": secrets.token_urlsafe(16)}))
+            credentials.chmod(0o600)
+        stored = json.loads(credentials.read_text())
+        emulator.add_user(stored["username"], stored["password"])  # again, in case the data was reset
+        return stored["username"], stored["password"], InProcessTransport(emulator.app)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    async def execute(self, store: StorePlan, action: Action) -> dict[str, Any]:
+        if self._client is None:
+            await self.open()
+        answer = await self._client.patch(action.path, encode_body(action.body))
+        return {key: answer[key] for key in ("created_items", "updated_items", "cleared_items")
+                if isinstance(answer.get(key), int)}
+
+    @classmethod
+    def emulator_app(cls, data_dir: Path | None) -> Any:
+        from .emulator import TipsiEmulator
+
+        emulator = TipsiEmulator(path=data_dir / "data.json" if data_dir else None)
+        # Served on loopback for trying things out: a known user, documented in the docs.
+        emulator.add_user(DEMO_USER, DEMO_PASSWORD, email=DEMO_EMAIL)
+        return emulator.app

@@ -1,0 +1,116 @@
+"""Tipsi's pure parts: item mapping, compile, settings, DRF error text, and the client's
+re-login rule against the emulator."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from reconciler.sdk import (BackendError, CompileRequest, DesiredStore, InProcessTransport, Observed,
+                            ProviderContext, ResourceChange, RetrySettings)
+from reconciler_tipsi import mapping
+from reconciler_tipsi.client import TipsiClient, drf_error_text
+from reconciler_tipsi.emulator import TipsiEmulator
+from reconciler_tipsi.provider import TipsiProvider, TipsiSettings
+
+
+@pytest.mark.parametrize("value, text", [("12.5", "12.50"), ("12", "12.00"), ("0", "0.00"), ("1.005", "1.005")])
+def test_prices_are_decimal_strings(value, text):
+    assert mapping.price_text(Decimal(value)) == text
+
+
+def provider(tmp_path: Path, chunk_size: int = 300) -> TipsiProvider:
+    settings = TipsiSettings(url="emulator://", chunk_size=chunk_size)
+    return TipsiProvider("tipsi", settings, ProviderContext(tmp_path, tmp_path / ".reconciler"))
+
+
+def res(key: str, stock: int = 1) -> dict:
+    return {"external_id": key, "barcodes": [f"b{key}"], "in_stock": stock, "pos_item_name": key}
+
+
+def request(desired: dict, observed: dict, full: bool = False) -> CompileRequest:
+    changes = []
+    for key, new in desired.items():
+        if key not in observed:
+            changes.append(ResourceChange(key=key, op="create", new=new))
+        elif observed[key] != new:
+            changes.append(ResourceChange(key=key, op="update", old=observed[key], new=new))
+    changes += [ResourceChange(key=k, op="delete", old=v) for k, v in observed.items() if k not in desired]
+    return CompileRequest(view=None, remote_id="7", desired=DesiredStore({}, desired),
+                          observed=Observed({}, observed, "state"), changes=changes, meta_changed=False,
+                          full=full, full_reason="--full was given" if full else "",
+                          idempotency_key=lambda i: f"key-{i}")
+
+
+def test_light_path_sends_full_changed_items_and_zeroes_removed_ones(tmp_path):
+    observed = {"a": res("a"), "b": res("b"), "gone": res("gone")}
+    desired = {"a": res("a"), "b": res("b", 5), "new": res("new")}
+    program = provider(tmp_path).compile(request(desired, observed))
+    assert program.path == "light"
+    [action] = program.actions
+    assert action.path == "/api/rest/v001/store/7/ext/sync" and action.method == "PATCH"
+    assert action.body == [res("b", 5), {"external_id": "gone", "in_stock": 0}, res("new")]
+    assert action.effect.set == ["b", "new"] and action.effect.remove == ["gone"]
+    assert action.retry_safe and not action.effect.replace
+    assert "key-0" not in str(action.body)
+
+
+def test_light_path_chunks_and_full_path_never_does(tmp_path):
+    desired = {f"k{i}": res(f"k{i}") for i in range(7)}
+    tipsi = provider(tmp_path, chunk_size=3)
+    light = tipsi.compile(request(desired, {}))
+    assert [len(a.body) for a in light.actions] == [3, 3, 1]
+    assert [a.idempotency_key for a in light.actions] == ["key-0", "key-1", "key-2"]
+    full = tipsi.compile(request(desired, {}, full=True))
+    [action] = full.actions
+    assert (full.path, action.kind, len(action.body)) == ("full", "ext/sync_clear", 7)
+    assert action.effect.replace and action.effect.set == sorted(desired)
+    assert light.full_cost == full.full_cost
+
+
+def test_no_changes_is_no_action(tmp_path):
+    program = provider(tmp_path).compile(request({"a": res("a")}, {"a": res("a")}))
+    assert (program.path, program.actions) == ("none", [])
+
+
+def test_availability_is_stock_above_zero(tmp_path):
+    tipsi = provider(tmp_path)
+    assert tipsi.available(res("a", 1)) and not tipsi.available(res("a", 0))
+
+
+def test_a_real_backend_needs_credentials_and_takes_no_seed():
+    with pytest.raises(ValidationError, match="needs username, password"):
+        TipsiSettings(url="https://integration-test.gettipsi.com")
+    with pytest.raises(ValidationError, match="emulator_seed is only for emulator"):
+        TipsiSettings(url="https://x", username="u", password="p", emulator_seed="seed.json")
+    with pytest.raises(ValidationError):
+        TipsiSettings(url="emulator://", login_field="phone")
+
+
+@pytest.mark.parametrize("body, text", [
+    ({"detail": "Not found."}, "Not found."),
+    ({"non_field_errors": ["Bad."]}, "Bad."),
+    ({"in_stock": ["A valid integer is required."]}, "in_stock: A valid integer is required."),
+    ([{}, {"barcodes": ["Taken."], "id": ["No."]}], "[1].barcodes: Taken.; [1].id: No."),
+    ("plain text", "plain text"),
+])
+def test_drf_errors_read_as_one_line(body, text):
+    assert drf_error_text(body) == text
+
+
+async def test_the_client_logs_in_again_only_once_per_attempt():
+    emulator = TipsiEmulator()
+    emulator.add_user("u", "p")
+    emulator.session_user = lambda token: None  # every session is refused at once
+    client = TipsiClient("http://t", "username", "u", "p", RetrySettings(attempts=1, backoff=0),
+                         InProcessTransport(emulator.app))
+    try:
+        with pytest.raises(BackendError, match="HTTP 401: Authentication credentials were not provided."):
+            await client.patch("/api/rest/v001/store/1/ext/sync", b"[]")
+    finally:
+        await client.close()
+    assert client.logins == 2
+    assert [r["path"].rsplit("/", 1)[-1] for r in emulator.requests] == ["login", "sync", "login", "sync"]
