@@ -79,6 +79,7 @@ def desired_fingerprint(desired: DesiredStore) -> str:
 
 def _targets(validated: Validated, state: StateView, options: PlanOptions) -> list[_Target]:
     targets: list[_Target] = []
+    rows = {(row.backend, row.store): row for row in state.all()}  # one read, one decode per row
     seen: set[tuple[str, str]] = set()
     for view in validated.views:
         if not options.selector.selects(view.backend, view.store_id):
@@ -87,12 +88,11 @@ def _targets(validated: Validated, state: StateView, options: PlanOptions) -> li
         seen.add((view.backend, view.store_id))
         targets.append(_Target(
             view.backend, view.store_id, provider, view, provider.remote_id(view.binding),
-            provider.desired(view), state.get(view.backend, view.store_id),
+            provider.desired(view), rows.get((view.backend, view.store_id)),
         ))
     # A store that left the catalog (or left a backend) but still has products there is
     # planned to be emptied, which the safety check always refuses without --force.
-    for row in state.all():
-        key = (row.backend, row.store)
+    for key, row in rows.items():
         if key in seen or row.backend not in validated.providers or not options.selector.selects(*key):
             continue
         if not row.resources and not row.unknown:
