@@ -1,5 +1,6 @@
 """Providers come from the `reconciler.providers` entry-point group; the engine never
-imports one by name."""
+imports one by name, and loads only the providers a project uses, so one broken plugin
+cannot break projects that do not use it."""
 
 from __future__ import annotations
 
@@ -12,17 +13,20 @@ from .provider import Provider
 GROUP = "reconciler.providers"
 
 
+def installed_providers() -> list[str]:
+    return sorted({entry.name for entry in entry_points(group=GROUP)})
+
+
 @lru_cache(maxsize=None)
-def provider_classes() -> dict[str, type[Provider]]:
-    found: dict[str, type[Provider]] = {}
-    for entry in entry_points(group=GROUP):
-        found[entry.name] = entry.load()
-    return found
-
-
 def provider_class(kind: str) -> type[Provider]:
-    classes = provider_classes()
-    if kind not in classes:
-        known = ", ".join(sorted(classes)) or "none installed"
+    matches = [entry for entry in entry_points(group=GROUP) if entry.name == kind]
+    if not matches:
+        known = ", ".join(installed_providers()) or "none installed"
         raise ConfigError(f"unknown provider {kind!r} (installed: {known})")
-    return classes[kind]
+    try:
+        cls = matches[0].load()
+    except Exception as exc:  # a plugin is third-party code; report, do not crash
+        raise ConfigError(f"provider {kind!r} ({matches[0].value}) cannot be loaded: {exc}") from None
+    if not (isinstance(cls, type) and issubclass(cls, Provider)):
+        raise ConfigError(f"provider {kind!r} ({matches[0].value}) is not a reconciler Provider")
+    return cls
