@@ -127,6 +127,9 @@ async def _apply_store(plan: Plan, store: StorePlan, provider: Provider, state: 
                     fingerprint({"meta": meta, "resources": resources}), serial,
                     plan.plan_id, action.index, action.kind, action.bytes,
                 )
+                # The backend now holds what this action sent: reports from before it are superseded.
+                state.clear_observations(store.backend, store.store,
+                                         None if action.effect.replace else list(action.effect.set))
                 state.renew(store.backend, store.store, owner, LEASE)
                 notify(store, action, "done")
             return result

@@ -116,9 +116,12 @@ def validate(session: Session) -> None:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
 @click.option("--force", is_flag=True, help="Do not refuse the plan on safety thresholds.")
+@click.option("--price-alert", type=click.FloatRange(0), default=None, metavar="SHARE",
+              help="In markdown, call out prices moving by more than SHARE (default 0.2).")
 @click.pass_obj
 @handles_errors
-def plan(session: Session, out: Path | None, fmt: str, detailed_exitcode: bool, force: bool, **selectors: Any) -> None:
+def plan(session: Session, out: Path | None, fmt: str, detailed_exitcode: bool, force: bool,
+         price_alert: float | None, **selectors: Any) -> None:
     """Show what apply would change, and how many requests it would take."""
     validated = session.validated()
     state = session.state(validated)
@@ -126,7 +129,8 @@ def plan(session: Session, out: Path | None, fmt: str, detailed_exitcode: bool, 
         the_plan = asyncio.run(_make_plan(validated, state, _plan_options(**selectors)))
     finally:
         state.close()
-    click.echo(render(the_plan, fmt, color=fmt == "text" and sys.stdout.isatty()), nl=fmt == "json")
+    click.echo(render(the_plan, fmt, color=fmt == "text" and sys.stdout.isatty(), price_alert=price_alert,
+                      full_plan=out.name if out else None), nl=fmt == "json")
     if out is not None:
         out.write_text(the_plan.to_json() + "\n", encoding="utf-8")
         click.echo(f"plan written to {out}", err=True)
@@ -226,11 +230,14 @@ def _report(results: list[StoreResult]) -> int:
 @main.command()
 @click.argument("planfile", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--price-alert", type=click.FloatRange(0), default=None, metavar="SHARE",
+              help="In markdown, call out prices moving by more than SHARE (default 0.2).")
 @handles_errors
-def show(planfile: Path, fmt: str) -> None:
+def show(planfile: Path, fmt: str, price_alert: float | None) -> None:
     """Render a saved plan file."""
     the_plan = Plan.from_json(planfile.read_text(encoding="utf-8"), str(planfile))
-    click.echo(render(the_plan, fmt, color=fmt == "text" and sys.stdout.isatty()), nl=fmt == "json")
+    click.echo(render(the_plan, fmt, color=fmt == "text" and sys.stdout.isatty(), price_alert=price_alert,
+                      full_plan=planfile.name), nl=fmt == "json")
 
 
 @main.command()
@@ -250,6 +257,48 @@ def emulate(provider: str, port: int, host: str, data_dir: Path | None) -> None:
     app = cls.emulator_app(data_dir)
     click.echo(f"{provider} emulator on http://{host}:{port} (inspection API under /_emulator/)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@main.group()
+def webhooks() -> None:
+    """Receive backend webhooks and record what they report in the state store."""
+
+
+@webhooks.command("serve")
+@click.option("--port", default=8090, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.pass_obj
+@handles_errors
+def webhooks_serve(session: Session, port: int, host: str) -> None:
+    """Serve each backend's webhook receiver at /webhooks/<backend>."""
+    import uvicorn
+
+    from .webhooks import receivers, webhooks_app
+
+    validated = session.validated()
+    apps = receivers(validated, lambda: session.state(validated))
+    if not apps:
+        _fail("no configured backend receives webhooks")
+    for name in apps:
+        click.echo(f"{name}: http://{host}:{port}/webhooks/{name}", err=True)
+    uvicorn.run(webhooks_app(apps), host=host, port=port, log_level="warning")
+
+
+@main.command("import")
+@click.argument("backend")
+@click.option("--store", "store_id", required=True, metavar="ID", help="The catalog store to import.")
+@click.pass_obj
+@handles_errors
+def import_command(session: Session, backend: str, store_id: str) -> None:
+    """Write BACKEND's live stock of store ID (and products its menu lacks) into the catalog."""
+    from .importer import import_store
+
+    report = asyncio.run(import_store(session.validated(), backend, store_id))
+    click.echo(f"{backend}/{store_id}: {report.stock_entries} stock entries written to {report.stock_file}")
+    if report.added_products:
+        click.echo(f"{len(report.added_products)} products added to {report.menu_file}: "
+                   + ", ".join(report.added_products))
+    click.echo("review the change (git diff), then plan")
 
 
 @main.group()
@@ -321,6 +370,37 @@ def state_unlock(session: Session, backend: str, store_id: str) -> None:
 def _open_state_only(session: Session) -> StateStore:
     project = load_project(session.directory)
     return open_state(project.state_url, project.root)
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["catalog", "project", "plan"]), default="catalog")
+@handles_errors
+def schema(kind: str) -> None:
+    """Print the JSON Schema of catalog files, reconciler.yaml, or the JSON plan."""
+    from .schema import schema_for
+
+    click.echo(json.dumps(schema_for(kind), indent=2, ensure_ascii=False))
+
+
+@main.command()
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--check", is_flag=True, help="Change nothing; exit 1 if a file is not canonical.")
+@click.pass_obj
+@handles_errors
+def fmt(session: Session, files: tuple[Path, ...], check: bool) -> None:
+    """Rewrite catalog files canonically, keeping comments (default: the project's catalog)."""
+    from .fmt import format_files
+
+    if files:
+        paths = list(files)
+    else:
+        project = load_project(session.directory)
+        paths = [f.path for f in project.files if not f.path.name.endswith(".j2")]
+    changed = format_files(paths, check)
+    for path in changed:
+        click.echo(f"{'would reformat' if check else 'reformatted'} {path}")
+    if check and changed:
+        raise ReconcilerError(f"{len(changed)} file(s) are not formatted; run `reconciler fmt`")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,7 +4,7 @@ the hashes differ (deepdiff), so equal resources cost one hash comparison each."
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from deepdiff import DeepDiff
 from pydantic import BaseModel, ConfigDict
@@ -25,6 +25,7 @@ class ResourceChange(BaseModel):
     model_config = ConfigDict(frozen=True)
     key: str
     op: Op
+    label: str = ""  # a human name, from the provider, for reviewers
     old: dict[str, Any] | None = None
     new: dict[str, Any] | None = None
     fields: list[FieldChange] = []
@@ -34,17 +35,23 @@ class ResourceChange(BaseModel):
         return self.op == "update" and all(f.field.split(".", 1)[0].split("[", 1)[0] in names for f in self.fields)
 
 
-def diff_resources(desired: dict[str, dict], observed: dict[str, dict]) -> list[ResourceChange]:
+def _no_label(resource: dict) -> str:
+    return ""
+
+
+def diff_resources(desired: dict[str, dict], observed: dict[str, dict],
+                   label: Callable[[dict], str] = _no_label) -> list[ResourceChange]:
     changes: list[ResourceChange] = []
     for key, new in desired.items():
         old = observed.get(key)
         if old is None:
-            changes.append(ResourceChange(key=key, op="create", new=new))
+            changes.append(ResourceChange(key=key, op="create", label=label(new), new=new))
         elif old is not new and fingerprint(old) != fingerprint(new):
-            changes.append(ResourceChange(key=key, op="update", old=old, new=new, fields=field_changes(old, new)))
+            changes.append(ResourceChange(key=key, op="update", label=label(new), old=old, new=new,
+                                          fields=field_changes(old, new)))
     for key, old in observed.items():
         if key not in desired:
-            changes.append(ResourceChange(key=key, op="delete", old=old))
+            changes.append(ResourceChange(key=key, op="delete", label=label(old), old=old))
     return changes
 
 

@@ -127,6 +127,9 @@ class BackendEntry(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
     provider: Id
+    # Resource fields this backend owns: the plan takes their values from what the backend
+    # holds and only reports drift in them. Default: the catalog (git) owns every field.
+    owned_fields: list[Id] = []
 
 
 class ProjectFile(Strict):

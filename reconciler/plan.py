@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from .diff import FieldChange, ResourceChange
 from .errors import PlanError, SafetyRefused
@@ -65,6 +65,22 @@ class SafetyCheck(Frozen):
     violations: list[str] = []
 
 
+class PriceMove(Frozen):
+    """A resource whose price changes, in major units, for reviewers."""
+
+    key: str
+    name: str = ""
+    old: str | None = None  # decimal text; None when the resource is new
+    new: str | None = None  # None when the resource goes
+    change: float | None = None  # (new - old) / old, when both are known and old is not 0
+
+
+class AvailabilityMove(Frozen):
+    key: str
+    name: str = ""
+    available: bool  # after the plan
+
+
 class StorePlan(Frozen):
     backend: str
     provider: str
@@ -83,6 +99,8 @@ class StorePlan(Frozen):
     observed_source: str
     base_serial: int
     safety: SafetyCheck
+    price_moves: list[PriceMove] = []
+    availability_moves: list[AvailabilityMove] = []
     warnings: list[str] = []
 
     @property

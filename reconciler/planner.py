@@ -8,7 +8,6 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
-from typing import Any
 
 from . import __version__
 from .diff import diff_resources, field_changes
@@ -16,9 +15,9 @@ from .errors import StalePlanError
 from .expand import StoreView
 from .fingerprint import fingerprint
 from .model import Safety
-from .plan import Plan, StorePlan, safety_check
+from .plan import AvailabilityMove, Plan, PriceMove, StorePlan, safety_check
 from .provider import CompileRequest, DesiredStore, Observed, Provider
-from .state import StateView, StoreState
+from .state import Observation, StateView, StoreState
 from .validation import Validated
 
 
@@ -121,10 +120,54 @@ async def _observe(targets: list[_Target], options: PlanOptions) -> dict[tuple[s
     return observed
 
 
-def _observed_from_state(row: StoreState | None) -> Observed:
+def _observed_from_state(row: StoreState | None, observations: list[Observation] = ()) -> Observed:
+    """The last applied snapshot, with what the backend reported since laid over it.
+
+    A report about a key the snapshot does not hold is kept but not shown: the engine
+    only tracks resources it applied.
+    """
     if row is None:
         return Observed({}, {}, "none")
-    return Observed(row.meta, row.resources, "state", row.unknown)
+    overlay = [o for o in observations if o.key in row.resources]
+    if not overlay:
+        return Observed(row.meta, row.resources, "state", row.unknown)
+    resources = dict(row.resources)
+    for observation in overlay:
+        resources[observation.key] = {**resources[observation.key], **observation.fields}
+    sources = "+".join(sorted({o.source + "s" for o in overlay}))
+    return Observed(row.meta, resources, f"state+{sources}", row.unknown)
+
+
+def _observation_notes(backend: str, row: StoreState | None, observations: list[Observation]) -> list[str]:
+    notes = []
+    for observation in observations:
+        base = row.resources.get(observation.key) if row else None
+        if base is None:
+            continue
+        moved = [f"{name} {base.get(name)} -> {value}" for name, value in sorted(observation.fields.items())
+                 if base.get(name) != value]
+        if moved:
+            notes.append(f"observed in {backend} ({observation.source} of {observation.observed_at}): "
+                         f"{observation.key} {', '.join(moved)}")
+    return notes
+
+
+def _with_owned_fields(provider: Provider, backend: str, desired: DesiredStore, observed: Observed,
+                       notes: list[str]) -> DesiredStore:
+    """Desired resources whose backend-owned fields take the value the backend holds."""
+    if not provider.owned_fields or observed.source == "none":
+        return desired
+    resources = {}
+    for key, resource in desired.resources.items():
+        seen = observed.resources.get(key)
+        adjusted = dict(resource)
+        for name in provider.owned_fields if seen is not None else ():
+            if name in seen and seen[name] != resource.get(name):
+                notes.append(f"{name} of {key} is {seen[name]} in {backend} (catalog says {resource.get(name)}); "
+                             "owned by the backend, left as is")
+                adjusted[name] = seen[name]
+        resources[key] = adjusted
+    return DesiredStore(desired.meta, resources)
 
 
 async def make_plan(validated: Validated, state: StateView, options: PlanOptions) -> Plan:
@@ -134,7 +177,8 @@ async def make_plan(validated: Validated, state: StateView, options: PlanOptions
     live = await _observe(targets, options)
     stores: list[StorePlan] = []
     for target in sorted(targets, key=lambda t: (t.backend, t.store)):
-        observed = live.get((target.backend, target.store)) or _observed_from_state(target.row)
+        observed = live.get((target.backend, target.store)) or _observed_from_state(
+            target.row, state.observations(target.backend, target.store))
         stores.append(_plan_store(plan_id, project.config.safety, target, observed, state, options))
     return Plan(
         plan_id=plan_id,
@@ -148,8 +192,11 @@ async def make_plan(validated: Validated, state: StateView, options: PlanOptions
 
 def _plan_store(plan_id: str, project_safety: Safety, target: _Target, observed: Observed,
                 state: StateView, options: PlanOptions) -> StorePlan:
-    provider, desired = target.provider, target.desired
-    changes = diff_resources(desired.resources, observed.resources)
+    provider = target.provider
+    notes = (_observation_notes(target.backend, target.row, state.observations(target.backend, target.store))
+             if observed.source.startswith("state+") else [])
+    desired = _with_owned_fields(provider, target.backend, target.desired, observed, notes)
+    changes = diff_resources(desired.resources, observed.resources, provider.label)
     meta_changes = field_changes(observed.meta, desired.meta) if observed.meta != desired.meta else []
     if options.full:
         full, reason = True, "--full was given"
@@ -175,7 +222,7 @@ def _plan_store(plan_id: str, project_safety: Safety, target: _Target, observed:
         thresholds.max_removed_share, thresholds.max_unavailable_share,
     )
     set_keys = {key for action in program.actions for key in action.effect.set}
-    warnings = list(program.warnings)
+    warnings = notes + list(program.warnings)
     lock = state.lock_of(target.backend, target.store)
     if lock is not None:
         warnings.append(f"locked by {lock.owner} since {lock.acquired_at} (expires {lock.expires_at})")
@@ -189,9 +236,10 @@ def _plan_store(plan_id: str, project_safety: Safety, target: _Target, observed:
         desired_meta=desired.meta,
         resources={k: desired.resources[k] for k in sorted(set_keys) if k in desired.resources},
         actions=program.actions, full_cost=program.full_cost,
-        desired_fingerprint=desired_fingerprint(desired), observed_fingerprint=observed_fp,
+        desired_fingerprint=desired_fingerprint(target.desired), observed_fingerprint=observed_fp,
         observed_source=observed.source, base_serial=target.row.serial if target.row else 0,
         safety=safety, warnings=warnings,
+        price_moves=_price_moves(provider, changes), availability_moves=_availability_moves(provider, changes),
     )
 
 
@@ -221,6 +269,13 @@ async def check_fresh(plan: Plan, validated: Validated, state: StateView) -> Non
         if serial != store.base_serial or (store.observed_source == "state" and fp != store.observed_fingerprint):
             stale.append(f"{store.backend}/{store.store}: the recorded state changed since the plan was made "
                          f"(serial {store.base_serial} -> {serial})")
+            continue
+        if store.observed_source.startswith("state"):
+            now = _observed_from_state(row, state.observations(*store.key))
+            now_fp = fingerprint({"meta": now.meta, "resources": now.resources})
+            if now.source != store.observed_source or (now.source != "state" and now_fp != store.observed_fingerprint):
+                stale.append(f"{store.backend}/{store.store}: the backend reported a change (webhook) "
+                             "since the plan was made")
     for backend, stores in live_needed.items():
         provider = validated.providers[backend]
         live = await provider.observe([s.remote_id for s in stores]) or {}
@@ -235,4 +290,30 @@ async def check_fresh(plan: Plan, validated: Validated, state: StateView) -> Non
             + "\nmake a new plan and review it"
         )
 
+
+def _price_moves(provider: Provider, changes: list) -> list[PriceMove]:
+    """Price changes of existing resources in major units, through the provider's hook.
+    New and removed resources are listed as such; their prices are not moves."""
+    moves = []
+    for change in changes:
+        if change.op != "update":
+            continue
+        old, new = provider.price(change.old), provider.price(change.new)
+        if old == new:
+            continue
+        ratio = round(float((new - old) / old), 4) if old and new is not None else None
+        moves.append(PriceMove(key=change.key, name=change.label, old=None if old is None else str(old),
+                               new=None if new is None else str(new), change=ratio))
+    return moves
+
+
+def _availability_moves(provider: Provider, changes: list) -> list[AvailabilityMove]:
+    """Products that become available or unavailable (new unavailable ones included)."""
+    moves = []
+    for change in changes:
+        if change.op == "update" and provider.available(change.old) != provider.available(change.new):
+            moves.append(AvailabilityMove(key=change.key, name=change.label, available=provider.available(change.new)))
+        elif change.op == "create" and not provider.available(change.new):
+            moves.append(AvailabilityMove(key=change.key, name=change.label, available=False))
+    return moves
 

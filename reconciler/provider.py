@@ -15,14 +15,17 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterable
+from typing import Any, Callable, ClassVar, Iterable, Protocol
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from .diff import ResourceChange
 from .expand import StoreView
+from .errors import ReconcilerError
+from .model import StockEntry
 from .plan import Action, Cost, StorePlan
 from .secrets import resolve_secret
 
@@ -51,8 +54,25 @@ class Observed:
 
     meta: dict[str, Any]
     resources: dict[str, dict[str, Any]]
-    source: str  # "state" (last applied snapshot), "live" (read now), "none"
+    source: str  # "state" (last applied snapshot), "state+webhooks" (with reports laid over), "live", "none"
     unknown: str | None = None  # why the last outcome is unknown, if it is
+
+
+@dataclass(frozen=True)
+class ImportedProduct:
+    """A product as a backend knows it, for `reconciler import` to add to a menu."""
+
+    name: str
+    price: Decimal | None = None
+    cost: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What a backend holds for one store: its products and their stock."""
+
+    products: dict[str, ImportedProduct]
+    stock: dict[str, StockEntry]
 
 
 @dataclass(frozen=True)
@@ -79,6 +99,17 @@ class Program:
     actions: list[Action]
     full_cost: Cost
     warnings: list[str] = field(default_factory=list)
+
+
+class ObservationSink(Protocol):
+    """Where a webhook receiver reports what a backend says it holds now.
+
+    Called with the store's id in the backend, a resource key, the fields observed and
+    when the backend observed them; returns False when no store of the project has that
+    remote id (the receiver then refuses the request).
+    """
+
+    def __call__(self, remote_id: str, key: str, fields: dict[str, Any], observed_at: str) -> bool: ...
 
 
 class RetrySettings(BaseModel):
@@ -115,6 +146,8 @@ class Provider(ABC):
     Settings: ClassVar[type[BaseModel]]  # keys of the backend in reconciler.yaml
     Binding: ClassVar[type[BaseModel]]  # keys of stores.<id>.backends.<backend>
     max_concurrency: ClassVar[int] = 4  # stores applied at once on this backend
+    # Resource fields the backend owns (`owned_fields` in reconciler.yaml); the engine sets it.
+    owned_fields: tuple[str, ...] = ()
 
     def __init__(self, name: str, settings: BaseModel, context: ProviderContext):
         self.name = name
@@ -135,10 +168,23 @@ class Provider(ABC):
         """Whether a resource is offered to customers; drives the unavailable-share check."""
         return True
 
+    def label(self, resource: dict[str, Any]) -> str:
+        """A human name of the resource for plans (the product name, usually)."""
+        name = resource.get("name")
+        return name if isinstance(name, str) else ""
+
+    def price(self, resource: dict[str, Any]) -> Decimal | None:
+        """The resource's price in major units, for reviewers (price moves in a plan)."""
+        return None
+
     # -- reading ----------------------------------------------------------------------------
     async def observe(self, remote_ids: list[str]) -> dict[str, Observed] | None:
         """Live state per remote store id, or None for write-only backends."""
         return None
+
+    async def import_store(self, binding: BaseModel) -> Imported:
+        """The live state of the store `binding` names, for `reconciler import`."""
+        raise ReconcilerError(f"backend {self.name} ({self.kind}) cannot be read; there is nothing to import")
 
     # -- planning ---------------------------------------------------------------------------
     @abstractmethod
@@ -158,6 +204,14 @@ class Provider(ABC):
         Raise BackendError for a definite failure and OutcomeUnknown when the backend
         may or may not have applied it after the client's bounded retries.
         """
+
+    # -- webhooks ---------------------------------------------------------------------------
+    def webhook_app(self, sink: "ObservationSink") -> Any:
+        """An ASGI app receiving this backend's webhooks, or None when it sends none.
+
+        The app verifies each request itself and reports what it learnt through `sink`.
+        """
+        return None
 
     # -- emulation --------------------------------------------------------------------------
     @classmethod

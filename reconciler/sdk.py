@@ -6,13 +6,17 @@ from .emulation import ConnectionDropped, Fault, FaultQueue, InProcessTransport
 from .errors import BackendError, Location, OutcomeUnknown, ReconcilerError
 from .expand import StoreProduct, StoreView
 from .fingerprint import encode_body, fingerprint
+from .model import StockEntry
 from .money import from_minor_units, to_minor_units
 from .plan import Action, Cost, Effect, StorePlan
 from .provider import (
     CompileRequest,
     DesiredStore,
     Finding,
+    Imported,
+    ImportedProduct,
     Observed,
+    ObservationSink,
     Program,
     Provider,
     ProviderContext,
@@ -22,7 +26,8 @@ from .provider import (
 __all__ = [
     "Action", "BackendError", "CompileRequest", "ConnectionDropped", "Cost", "DesiredStore",
     "Effect", "Fault", "FaultQueue", "FieldChange", "Finding", "InProcessTransport", "Location",
-    "Observed", "OutcomeUnknown", "Program", "Provider", "ProviderContext", "ReconcilerError",
+    "Observed", "ObservationSink", "OutcomeUnknown", "Program", "Provider", "ProviderContext", "ReconcilerError",
     "ResourceChange", "RetrySettings", "StorePlan", "StoreProduct", "StoreView", "encode_body",
     "fingerprint", "from_minor_units", "to_minor_units",
+    "Imported", "ImportedProduct", "StockEntry",
 ]

@@ -83,7 +83,7 @@ def _build_providers(project: Project, context: ProviderContext, transports: dic
         except Exception as exc:
             problems.append(Problem(project.locate_config(("backends", name, "provider")), str(exc)))
             continue
-        raw = {k: v for k, v in entry.model_dump().items() if k != "provider"}
+        raw = {k: v for k, v in entry.model_dump().items() if k not in ("provider", "owned_fields")}
         try:
             settings = cls.Settings.model_validate(raw)
         except ValidationError as exc:
@@ -93,6 +93,7 @@ def _build_providers(project: Project, context: ProviderContext, transports: dic
             ))
             continue
         providers[name] = cls(name, settings, replace(context, transport=transports.get(name)))
+        providers[name].owned_fields = tuple(entry.owned_fields)
     return providers
 
 

@@ -9,6 +9,7 @@ store, which replaces what D-Store holds.
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Iterable
 
@@ -28,6 +29,7 @@ from reconciler.sdk import (
     StorePlan,
     StoreView,
     encode_body,
+    from_minor_units,
 )
 
 from . import mapping, signing
@@ -124,6 +126,10 @@ class DStoreProvider(Provider):
 
     def available(self, resource: dict[str, Any]) -> bool:
         return resource.get("status") == "AVAILABLE"
+
+    def price(self, resource: dict[str, Any]) -> Decimal | None:
+        amount = resource.get("price")
+        return from_minor_units(amount["value"], amount["currency"]) if amount else None
 
     # -- planning -------------------------------------------------------------------------------
     def compile(self, request: CompileRequest) -> Program:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from decimal import Decimal
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Literal
@@ -121,6 +122,12 @@ class TipsiProvider(Provider):
 
     def available(self, resource: dict[str, Any]) -> bool:
         return resource.get("in_stock", 0) > 0
+
+    def label(self, resource: dict[str, Any]) -> str:
+        return resource.get("pos_item_name") or ""
+
+    def price(self, resource: dict[str, Any]) -> Decimal | None:
+        return Decimal(resource["price"]) if resource.get("price") is not None else None
 
     # -- planning -------------------------------------------------------------------------------
     def compile(self, request: CompileRequest) -> Program:

@@ -9,9 +9,11 @@ from .text import render_text
 FORMATS = ("text", "markdown", "json")
 
 
-def render(plan: Plan, fmt: str, color: bool = False) -> str:
+def render(plan: Plan, fmt: str, color: bool = False, price_alert: float | None = None,
+           full_plan: str | None = None) -> str:
     if fmt == "json":
         return plan.to_json()
     if fmt == "markdown":
-        return render_markdown(plan)
+        kwargs = {"price_alert": price_alert} if price_alert is not None else {}
+        return render_markdown(plan, full_plan=full_plan, **kwargs)
     return render_text(plan, color=color)

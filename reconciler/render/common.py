@@ -30,8 +30,7 @@ def value(v: Any) -> str:
 
 def describe(change: ResourceChange) -> str:
     """One line per resource change: the name if there is one, the fields that move."""
-    resource = change.new if change.new is not None else change.old or {}
-    name = resource.get("name") or resource.get("pos_item_name") or ""
+    name = change.label
     label = f"{change.key}" + (f" ({name})" if name and name != change.key else "")
     if change.op == "update":
         return label + ": " + "; ".join(f"{f.field} {value(f.old)} -> {value(f.new)}" for f in change.fields)

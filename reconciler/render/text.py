@@ -31,6 +31,13 @@ def render_text(plan: Plan, color: bool = False) -> str:
             out(f"  [yellow]~ store {escape(field.field)}[/yellow]: {escape(str(field.old))} -> {escape(str(field.new))}")
         for change in store.changes:
             out(f"  [{STYLE[change.op]}]{OP_SYMBOL[change.op]} {escape(describe(change))}[/{STYLE[change.op]}]")
+        for move in store.price_moves:
+            change = f" ({move.change:+.1%})" if move.change is not None else ""
+            out(f"  [yellow]price {escape(move.key)}[/yellow]: {move.old} -> {move.new}{change}")
+        for move in store.availability_moves:
+            style = "green" if move.available else "bold red"
+            out(f"  [{style}]{'available' if move.available else 'unavailable'}: {escape(move.key)}"
+                f"{' (' + escape(move.name) + ')' if move.name else ''}[/{style}]")
         out(f"  sends {cost_line(store)}")
         for action in store.actions:
             out(f"    {action.index}. {action.kind}: {escape(action.summary)} ({size(action.bytes)})")

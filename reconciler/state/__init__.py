@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ConfigError
-from .base import Lock, StateStore, StateView, StoreState, default_owner
+from .base import Lock, Observation, StateStore, StateView, StoreState, default_owner
 from .sqlite import SQLiteStateStore, StateConflict
 
-__all__ = ["Lock", "StateStore", "StateView", "StoreState", "StateConflict", "default_owner", "open_state"]
+__all__ = ["Lock", "Observation", "StateStore", "StateView", "StoreState", "StateConflict", "default_owner", "open_state"]
 
 
 def open_state(url: str, project_dir: Path) -> StateStore:

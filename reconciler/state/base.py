@@ -52,6 +52,19 @@ class StoreState:
 
 
 @dataclass(frozen=True)
+class Observation:
+    """What a backend reported it holds for one resource (a webhook), newest per key."""
+
+    backend: str
+    store: str
+    key: str
+    fields: dict[str, Any]
+    observed_at: str  # as the backend wrote it
+    source: str  # e.g. "webhook"
+    recorded_at: str
+
+
+@dataclass(frozen=True)
 class Lock:
     backend: str
     store: str
@@ -75,6 +88,10 @@ class StateView(ABC):
 
     @abstractmethod
     def locks(self) -> list[Lock]: ...
+
+    def observations(self, backend: str, store: str) -> list[Observation]:
+        """Observations recorded since the keys they name were last applied, by key."""
+        return []
 
     def lock_of(self, backend: str, store: str) -> Lock | None:
         for lock in self.locks():
@@ -116,6 +133,14 @@ class StateStore(StateView):
 
         Fails (StateConflict) when the serial moved since the plan: someone else wrote.
         """
+
+    def record_observation(self, backend: str, store: str, key: str, fields: dict[str, Any],
+                           observed_at: str, source: str) -> None:
+        """Keep what a backend reported for one resource; fields merge into the key's last report."""
+        raise NotImplementedError(f"{type(self).__name__} does not keep observations")
+
+    def clear_observations(self, backend: str, store: str, keys: list[str] | None) -> None:
+        """Forget observations an apply superseded: of `keys`, or of the whole store (None)."""
 
     @abstractmethod
     def mark_unknown(self, backend: str, store: str, remote_id: str, reason: str, plan_id: str, action_index: int) -> None: ...

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ReconcilerError
-from .base import SCHEMA_VERSION, Lock, StateStore, StoreState, now_utc
+from .base import SCHEMA_VERSION, Lock, Observation, StateStore, StoreState, now_utc
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -25,6 +25,10 @@ CREATE TABLE IF NOT EXISTS history (
     id INTEGER PRIMARY KEY AUTOINCREMENT, backend TEXT NOT NULL, store TEXT NOT NULL,
     serial INTEGER, plan_id TEXT, action_index INTEGER, action_kind TEXT, outcome TEXT NOT NULL,
     request_bytes INTEGER, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS observations (
+    backend TEXT NOT NULL, store TEXT NOT NULL, key TEXT NOT NULL, fields TEXT NOT NULL,
+    observed_at TEXT NOT NULL, source TEXT NOT NULL, recorded_at TEXT NOT NULL,
+    PRIMARY KEY (backend, store, key));
 """
 
 
@@ -168,6 +172,33 @@ class SQLiteStateStore(StateStore):
                 " VALUES (?, ?, NULL, ?, ?, NULL, ?, NULL, ?)",
                 (backend, store, plan_id, action_index, f"unknown: {reason}", now),
             )
+
+    # -- observations ---------------------------------------------------------------------------
+    def observations(self, backend: str, store: str) -> list[Observation]:
+        rows = self._db.execute(
+            "SELECT backend, store, key, fields, observed_at, source, recorded_at FROM observations"
+            " WHERE backend=? AND store=? ORDER BY key", (backend, store),
+        ).fetchall()
+        return [Observation(b, s, k, json.loads(f), o, src, r) for b, s, k, f, o, src, r in rows]
+
+    def record_observation(self, backend, store, key, fields, observed_at, source) -> None:
+        with self._tx():
+            row = self._db.execute(
+                "SELECT fields FROM observations WHERE backend=? AND store=? AND key=?", (backend, store, key)
+            ).fetchone()
+            merged = {**(json.loads(row[0]) if row else {}), **fields}
+            self._db.execute(
+                "INSERT OR REPLACE INTO observations VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (backend, store, key, _dump(merged), observed_at, source, now_utc().isoformat()),
+            )
+
+    def clear_observations(self, backend, store, keys) -> None:
+        with self._tx():
+            if keys is None:
+                self._db.execute("DELETE FROM observations WHERE backend=? AND store=?", (backend, store))
+            else:
+                self._db.executemany("DELETE FROM observations WHERE backend=? AND store=? AND key=?",
+                                     [(backend, store, key) for key in keys])
 
     def history(self, backend: str, store: str) -> list[dict[str, Any]]:
         rows = self._db.execute(
