@@ -1,0 +1,85 @@
+"""Pure translation between the catalog and VirtPOS stock records.
+
+A resource is one item's stock record in one warehouse, keyed by the catalog product id
+(which is the VirtPOS item id): `{"quantity": "12.000"}` plus `cogs`, `lot_number`,
+`manuf_date` and `expir_date` when the catalog gives them. Quantities are 3-decimal
+strings, as VirtPOS writes them, so equal amounts compare equal as text.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Iterable
+
+from reconciler.sdk import StoreProduct, StoreView
+
+STORE_PATH = "/api/store"
+UPDATE_PATH = "/api/store/updateOnhand"
+VERSION_PATH = "/api/store/getOnhandVersion"
+ZERO_PATH = "/api/store/setZeroOnhand"
+LOT_FIELDS = ("lot_number", "manuf_date", "expir_date")
+# Parameters the document marks "get only"; everything else may travel as a form body.
+GET_ONLY = frozenset({"format", "warehouseid", "ext_warehouseid", "itemid", "ext_itemid", "version",
+                      "stockonly", "article", "itemname"})
+THOUSANDTH = Decimal("0.001")
+EXT_PREFIX = "ext:"
+
+
+def virtpos_products(view: StoreView) -> Iterable[StoreProduct]:
+    return (item for item in view.products.values() if item.product.type == "SINGLE")
+
+
+def quantity_text(value: Decimal) -> str | None:
+    """`2.000`; None when the value needs more than three decimals (never rounded)."""
+    exact = value.quantize(THOUSANDTH)
+    return str(exact) if exact == value else None
+
+
+def money_text(value: Decimal) -> str:
+    cents = value.quantize(Decimal("0.01"))
+    return str(cents) if cents == value else str(value)
+
+
+def same_number(text: str | None) -> str | None:
+    """A backend's number as the canonical text of its kind (quantities: 3 places)."""
+    return None if text is None else str(Decimal(text).quantize(THOUSANDTH))
+
+
+def stock_resource(item: StoreProduct) -> dict[str, Any]:
+    resource: dict[str, Any] = {"quantity": quantity_text(item.stock.quantity) if item.stock else "0.000"}
+    if item.product.cost is not None:
+        resource["cogs"] = money_text(item.product.cost)
+    if item.stock is not None:
+        for name in LOT_FIELDS:
+            value = getattr(item.stock, name)
+            if value is not None:
+                resource[name] = value
+    return resource
+
+
+def warehouse_params(remote_id: str) -> dict[str, str]:
+    if remote_id.startswith(EXT_PREFIX):
+        return {"ext_warehouseid": remote_id[len(EXT_PREFIX):]}
+    return {"warehouseid": remote_id}
+
+
+def update_params(remote_id: str, item_id: str, resource: dict[str, Any]) -> dict[str, str]:
+    return {**warehouse_params(remote_id), "itemid": item_id, **{k: str(v) for k, v in resource.items()}}
+
+
+def live_resource(item: dict[str, Any]) -> dict[str, Any]:
+    """An item of `GET /api/store` as a resource with every field VirtPOS reported."""
+    resource: dict[str, Any] = {"quantity": same_number(item.get("quantity")) or "0.000"}
+    if item.get("cogs") not in (None, ""):
+        resource["cogs"] = money_text(Decimal(item["cogs"]))
+    for name in LOT_FIELDS:
+        if item.get(name) not in (None, ""):
+            resource[name] = str(item[name])
+    return resource
+
+
+def project_onto(live: dict[str, Any], shape: set[str] | None) -> dict[str, Any]:
+    """Only the fields the catalog sets for this item, so an unused field is never drift."""
+    if shape is None:
+        return {"quantity": live["quantity"]}
+    return {k: v for k, v in live.items() if k in shape}

@@ -1,0 +1,295 @@
+"""The VirtPOS provider: the on-hand stock of a store's SINGLE products per warehouse.
+
+VirtPOS can be read, so plans diff against the live stock (`GET /api/store`): a sale at
+the till is drift. Two write paths. Light: one `updateOnhand` per changed item, and
+`quantity=0` for an item on hand that left the catalog. Full: `getOnhandVersion`, an
+`updateOnhand` for every desired item, then `setZeroOnhand(version)`, which zeroes
+whatever the run did not touch. The version lives in this provider's memory for the
+apply that fetched it; a later run never guesses one.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterable, Literal
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from reconciler.sdk import (
+    Action,
+    BackendError,
+    CompileRequest,
+    Cost,
+    DesiredStore,
+    Effect,
+    Finding,
+    Imported,
+    ImportedProduct,
+    InProcessTransport,
+    Observed,
+    Program,
+    Provider,
+    RetrySettings,
+    StockEntry,
+    StorePlan,
+    StoreView,
+    encode_body,
+)
+
+from . import mapping
+from .client import VirtPOSClient
+
+
+EMULATOR_URL = "emulator://"
+DEMO_APIKEY = "demo"  # `reconciler emulate virtpos`
+IMPORT_FIELDS = "itemname:cogs:price"
+
+
+class VirtPOSSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    url: str
+    apikey: str | None = None  # a secret reference: ${env:NAME} or ${file:PATH}
+    format: Literal["json", "xml"] = "json"
+    retry: RetrySettings = RetrySettings()
+
+    @property
+    def emulated(self) -> bool:
+        return self.url.startswith(EMULATOR_URL)
+
+    @model_validator(mode="after")
+    def _apikey(self) -> "VirtPOSSettings":
+        if not self.emulated and self.apikey is None:
+            raise ValueError(f"a VirtPOS backend at {self.url} needs an apikey")
+        return self
+
+
+class VirtPOSBinding(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    warehouse_id: int | None = None
+    ext_warehouse_id: str | None = None
+
+    @model_validator(mode="after")
+    def _one_id(self) -> "VirtPOSBinding":
+        if (self.warehouse_id is None) == (self.ext_warehouse_id is None):
+            raise ValueError("give exactly one of warehouse_id and ext_warehouse_id")
+        return self
+
+
+class VirtPOSProvider(Provider):
+    kind = "virtpos"
+    Settings = VirtPOSSettings
+    Binding = VirtPOSBinding
+    max_concurrency = 4
+    settings: VirtPOSSettings
+
+    def __init__(self, name, settings, context):
+        super().__init__(name, settings, context)
+        self._client: VirtPOSClient | None = None
+        # Which fields the catalog sets per item of each warehouse, so a live read is
+        # compared on those fields only (cogs the catalog leaves alone is not drift).
+        self._shapes: dict[str, dict[str, set[str]]] = {}
+        # (backend, store, key of action 0) -> the version getOnhandVersion gave in this run.
+        self._versions: dict[tuple[str, str, str], int] = {}
+
+    # -- validation and mapping ---------------------------------------------------------------
+    def remote_id(self, binding: VirtPOSBinding) -> str:
+        if binding.warehouse_id is not None:
+            return str(binding.warehouse_id)
+        return mapping.EXT_PREFIX + binding.ext_warehouse_id
+
+    def validate_store(self, view: StoreView) -> Iterable[Finding]:
+        for item in mapping.virtpos_products(view):
+            if not item.id.isdigit():
+                yield Finding(view.product_path(item.id), f"{item.id!r} is not a VirtPOS item id; "
+                              "products published to VirtPOS are keyed by the item's numeric id", at_key=True)
+            if item.stock is None:
+                continue
+            where = view.store_path("stock", item.id) if isinstance(view.store.stock, dict) else view.store_path("stock")
+            quantity = item.stock.quantity
+            if mapping.quantity_text(quantity) is None:
+                yield Finding(where, f"stock {quantity} of {item.id!r} has more than 3 decimals; "
+                              "VirtPOS keeps quantities to the thousandth")
+            elif quantity < 0:
+                yield Finding(where, f"stock {quantity} of {item.id!r} is negative")
+
+    def desired(self, view: StoreView) -> DesiredStore:
+        resources = {item.id: mapping.stock_resource(item) for item in mapping.virtpos_products(view)}
+        self._shapes[self.remote_id(view.binding)] = {key: set(value) for key, value in resources.items()}
+        return DesiredStore({}, resources)
+
+    def available(self, resource: dict[str, Any]) -> bool:
+        return Decimal(resource.get("quantity", "0")) > 0
+
+    # -- reading --------------------------------------------------------------------------------
+    async def _warehouses(self, remote_ids: list[str], fields: str) -> dict[str, dict[str, Any]]:
+        """The `GET /api/store` warehouse of each remote id (missing when VirtPOS has none)."""
+        await self.open()
+        found: dict[str, dict[str, Any]] = {}
+        by_external = {r[len(mapping.EXT_PREFIX):]: r for r in remote_ids if r.startswith(mapping.EXT_PREFIX)}
+        calls = [{"warehouseid": r} for r in remote_ids if not r.startswith(mapping.EXT_PREFIX)]
+        if by_external:
+            calls.append({})  # the store API takes no external id: read all, match external_id
+        for params in calls:
+            answer = await self._client.call(mapping.STORE_PATH, {**params, **({"fields": fields} if fields else {})})
+            for warehouse in answer.get("warehouses") or []:
+                if not isinstance(warehouse, dict):
+                    continue
+                if params:
+                    found[params["warehouseid"]] = warehouse
+                elif str(warehouse.get("external_id") or "") in by_external:
+                    found[by_external[str(warehouse["external_id"])]] = warehouse
+        return found
+
+    async def observe(self, remote_ids: list[str]) -> dict[str, Observed]:
+        # Only the extra fields the catalog uses are asked for.
+        uses_cogs = any("cogs" in shape for r in remote_ids for shape in self._shapes.get(r, {}).values())
+        warehouses = await self._warehouses(remote_ids, "cogs" if uses_cogs else "")
+        observed = {}
+        for remote_id in remote_ids:
+            shapes = self._shapes.get(remote_id, {})
+            resources: dict[str, dict[str, Any]] = {}
+            for item in warehouses.get(remote_id, {}).get("items") or []:
+                key, live = str(item["id"]), mapping.live_resource(item)
+                if key in shapes or live["quantity"] != "0.000":
+                    resources[key] = mapping.project_onto(live, shapes.get(key))
+            for key, shape in shapes.items():
+                # No stock record is an on-hand of zero.
+                resources.setdefault(key, mapping.project_onto({"quantity": "0.000"}, shape))
+            observed[remote_id] = Observed({}, resources, "live")
+        return observed
+
+    async def import_store(self, binding: VirtPOSBinding) -> Imported:
+        remote_id = self.remote_id(binding)
+        warehouse = (await self._warehouses([remote_id], IMPORT_FIELDS)).get(remote_id)
+        if warehouse is None:
+            raise BackendError(f"VirtPOS has no warehouse {remote_id}")
+        products, stock = {}, {}
+        for item in warehouse.get("items") or []:
+            key, live = str(item["id"]), mapping.live_resource(item)
+            if live["quantity"] == "0.000":
+                continue
+            cost = Decimal(live["cogs"]) if "cogs" in live and Decimal(live["cogs"]) != 0 else None
+            price = Decimal(str(item["price"])) if item.get("price") not in (None, "") else None
+            products[key] = ImportedProduct(name=str(item.get("name") or f"item {key}"), price=price, cost=cost)
+            stock[key] = StockEntry(quantity=Decimal(live["quantity"]),
+                                    **{k: live[k] for k in mapping.LOT_FIELDS if k in live})
+        return Imported(products, stock)
+
+    # -- planning -------------------------------------------------------------------------------
+    def _update(self, request: CompileRequest, index: int, key: str, resource: dict[str, Any],
+                effect: Effect) -> Action:
+        body = mapping.update_params(request.remote_id, key, resource)
+        fields = ", ".join(f"{k} {v}" for k, v in resource.items())
+        return Action(index=index, kind="updateOnhand", summary=f"item {key}: {fields}", method="POST",
+                      path=mapping.UPDATE_PATH, body=body, bytes=len(encode_body(body)),
+                      idempotency_key=request.idempotency_key(index), effect=effect)
+
+    def _full_actions(self, request: CompileRequest) -> list[Action]:
+        desired = request.desired.resources
+        where = mapping.warehouse_params(request.remote_id)
+        actions = [Action(index=0, kind="getOnhandVersion", summary="start a new on-hand version",
+                          method="POST", path=mapping.VERSION_PATH, body=where, bytes=len(encode_body(where)),
+                          idempotency_key=request.idempotency_key(0), effect=Effect())]
+        for key in sorted(desired, key=_item_order):
+            actions.append(self._update(request, len(actions), key, desired[key], Effect(set=[key])))
+        zero = {**where, "version": "<from action 0>"}
+        actions.append(Action(index=len(actions), kind="setZeroOnhand",
+                              summary="zero every item this run did not update", method="POST",
+                              path=mapping.ZERO_PATH, body=zero, bytes=len(encode_body(zero)),
+                              idempotency_key=request.idempotency_key(len(actions)),
+                              effect=Effect(replace=True, set=sorted(desired))))
+        return actions
+
+    def compile(self, request: CompileRequest) -> Program:
+        full_actions = self._full_actions(request)
+        full_cost = Cost(requests=len(full_actions), bytes=sum(a.bytes for a in full_actions))
+        if request.full:
+            return Program("full", request.full_reason, full_actions, full_cost)
+        if not request.changes:
+            return Program("none", "no changes", [], full_cost)
+        actions = []
+        for change in sorted(request.changes, key=lambda c: _item_order(c.key)):
+            if change.op == "delete":
+                actions.append(self._update(request, len(actions), change.key, {"quantity": "0.000"},
+                                            Effect(remove=[change.key])))
+            else:
+                actions.append(self._update(request, len(actions), change.key,
+                                            request.desired.resources[change.key], Effect(set=[change.key])))
+        counts = Counter(c.op for c in request.changes)
+        parts = [f"{counts[op]} {word}" for op, word in (("create", "new"), ("update", "changed"),
+                                                            ("delete", "absent from the catalog (set to 0)"))
+                 if counts[op]]
+        reason = f"{len(actions)} item{'s' * (len(actions) != 1)} ({', '.join(parts)}), one updateOnhand each"
+        return Program("light", reason, actions, full_cost)
+
+    # -- applying -------------------------------------------------------------------------------
+    async def open(self) -> None:
+        if self._client is not None:
+            return
+        settings = self.settings
+        transport = self.context.transport
+        if settings.emulated:
+            apikey, emulated_transport = self._emulator()
+            transport = transport or emulated_transport
+            base_url = "http://virtpos.emulator"
+        else:
+            apikey = self.context.secret(settings.apikey, f"backend {self.name} apikey")
+            base_url = settings.url
+        self._client = VirtPOSClient(base_url, apikey, settings.format, settings.retry, transport)
+
+    def _emulator(self) -> tuple[str, InProcessTransport]:
+        """An in-process emulator with a generated apikey kept beside its data."""
+        from .emulator import VirtPOSEmulator
+
+        data_dir = self.context.emulator_dir(self.name)
+        keyfile = data_dir / "apikey"
+        if not keyfile.exists():
+            keyfile.write_text(secrets.token_urlsafe(24))
+            keyfile.chmod(0o600)
+        apikey = keyfile.read_text().strip()
+        emulator = VirtPOSEmulator(path=data_dir / "data.json")
+        emulator.add_apikey(apikey)  # again, in case the data was reset
+        return apikey, InProcessTransport(emulator.app)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    async def execute(self, store: StorePlan, action: Action) -> dict[str, Any]:
+        await self.open()
+        run = (store.backend, store.store, store.actions[0].idempotency_key)
+        full = store.actions[0].kind == "getOnhandVersion"
+        if full and action.index > 0 and run not in self._versions:
+            raise BackendError("this full sync's on-hand version was fetched by an earlier run and is not known "
+                               "now; nothing is zeroed with a guessed version. Make a new plan")
+        params = dict(action.body)
+        if action.kind == "setZeroOnhand":
+            params["version"] = str(self._versions[run])
+        answer = await self._client.call(action.path, params, method="POST")
+        if action.kind == "getOnhandVersion":
+            try:
+                self._versions[run] = int(answer["version"])
+            except (KeyError, TypeError, ValueError):
+                raise BackendError("getOnhandVersion answered without a version") from None
+            return {}
+        if action.kind == "setZeroOnhand":
+            self._versions.pop(run, None)
+            zeroed = answer.get("zeroed")
+            return {"zeroed_items": int(zeroed)} if str(zeroed or "").isdigit() else {}
+        return {"new_items": 1} if str(answer.get("isnew")) == "1" else {"updated_items": 1}
+
+    @classmethod
+    def emulator_app(cls, data_dir: Path | None) -> Any:
+        from .emulator import VirtPOSEmulator
+
+        emulator = VirtPOSEmulator(path=data_dir / "data.json" if data_dir else None)
+        emulator.add_apikey(DEMO_APIKEY)  # served on loopback for trying things out; see the docs
+        return emulator.app
+
+
+def _item_order(key: str) -> tuple[int, str]:
+    return (int(key), key) if key.isdigit() else (0, key)

@@ -1,0 +1,51 @@
+"""VirtPOS mapping and validation: 3-decimal quantities, numeric item ids, bindings."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from project_runner import copy_example
+from reconciler_virtpos import mapping
+
+
+def test_quantities_are_exact_three_decimal_strings():
+    assert mapping.quantity_text(Decimal("2")) == "2.000"
+    assert mapping.quantity_text(Decimal("14.5")) == "14.500"
+    assert mapping.quantity_text(Decimal("0.0005")) is None
+
+
+def test_a_live_item_keeps_only_the_fields_the_catalog_sets():
+    live = mapping.live_resource({"id": "1", "quantity": "2", "cogs": "0.00", "lot_number": "12345"})
+    assert live == {"quantity": "2.000", "cogs": "0.00", "lot_number": "12345"}
+    assert mapping.project_onto(live, {"quantity", "lot_number"}) == {"quantity": "2.000", "lot_number": "12345"}
+    assert mapping.project_onto(live, None) == {"quantity": "2.000"}
+
+
+def test_what_virtpos_cannot_take_is_reported(tmp_path):
+    project = copy_example("virtpos-pet-shop", tmp_path)
+    project.write("menus/more.yaml", """\
+menus:
+  more:
+    currency: RUB
+    products:
+      bone: {name: кость, price: "10.00"}
+      "501": {name: мяч, price: "10.00"}
+""")
+    project.write("stores/more.yaml", """\
+stores:
+  more:
+    name: more
+    menu: more
+    backends: {virtpos: {warehouse_id: 4, ext_warehouse_id: "4"}}
+  other:
+    name: other
+    menu: more
+    backends: {virtpos: {warehouse_id: 5}}
+    stock: {"501": 1.0005}
+""")
+    result = project.run("validate")
+    assert result.exit_code == 1
+    out = result.output
+    assert "give exactly one of warehouse_id and ext_warehouse_id" in out
+    assert "menus/more.yaml:5:7: error: 'bone' is not a VirtPOS item id" in out
+    assert "stores/more.yaml:10:20: error: stock 1.0005 of '501' has more than 3 decimals" in out

@@ -1,0 +1,86 @@
+"""The VirtPOS emulator behind the engine: a project copied from catalogs/ and read back,
+or a generated project whose emulator the test holds (for sales, faults and versions)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from reconciler.applier import StoreResult, apply_plan
+from reconciler.emulation import InProcessTransport
+from reconciler.plan import Plan
+from reconciler.planner import PlanOptions, Selector, make_plan
+from reconciler.project import load_project
+from reconciler.provider import ProviderContext
+from reconciler.state import open_state
+from reconciler.validation import Validated, validate_project
+from reconciler_virtpos.emulator import VirtPOSEmulator
+
+UPDATE = "/api/store/updateOnhand"
+VERSION = "/api/store/getOnhandVersion"
+ZERO = "/api/store/setZeroOnhand"
+APIKEY = "vp-test-key-7f3a"
+
+
+def virtpos_emulator_of(project_root: Path, backend: str = "virtpos") -> VirtPOSEmulator:
+    """A fresh view of the emulator data the CLI left under .reconciler/ (read after a run)."""
+    return VirtPOSEmulator(path=project_root / ".reconciler" / "emulators" / backend / "data.json")
+
+
+def writes(emulator: VirtPOSEmulator) -> list[tuple[str, dict]]:
+    """(path, params) of every write call that succeeded, in order."""
+    return [(r["path"], r["params"]) for r in emulator.requests
+            if r["path"] != "/api/store" and r["success"] == 1]
+
+
+class VirtPOSHarness:
+    """Warehouse 1 with `items` products (ids 101...), on a VirtPOS backend whose URL
+    resolves nowhere; the test's emulator answers through InProcessTransport."""
+
+    def __init__(self, root: Path, items: int = 4, attempts: int = 2, fmt: str = "json"):
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self.emulator = VirtPOSEmulator()
+        self.emulator.add_apikey(APIKEY)
+        (root / "apikey.txt").write_text(APIKEY + "\n")
+        (root / "reconciler.yaml").write_text(textwrap.dedent(f"""\
+            backends:
+              virtpos:
+                provider: virtpos
+                url: "https://shop.virtpos.invalid"
+                apikey: "${{file:apikey.txt}}"
+                format: {fmt}
+                retry: {{attempts: {attempts}, backoff: 0, max_backoff: 0, timeout: 0.5}}
+            """))
+        lines = [f'      "{101 + i}": {{name: товар {i}, price: "{i}.50"}}' for i in range(items)]
+        (root / "menu.yaml").write_text("menus:\n  m:\n    currency: RUB\n    products:\n" + "\n".join(lines) + "\n")
+        self.set_stock({str(101 + i): 10 + i for i in range(items)})
+
+    def set_stock(self, stock: dict[str, object]) -> None:
+        entries = ", ".join(f'"{k}": {v}' for k, v in stock.items())
+        (self.root / "stores.yaml").write_text(
+            f"stores:\n  shop: {{name: shop, menu: m, backends: {{virtpos: {{warehouse_id: 1}}}}, stock: {{{entries}}}}}\n")
+
+    def validated(self) -> Validated:
+        project = load_project(self.root)
+        context = ProviderContext(project_dir=project.root, work_dir=project.work_dir)
+        return validate_project(project, context, transports={"virtpos": InProcessTransport(self.emulator.app)})
+
+    async def plan(self, full: bool = False, refresh: bool = True) -> Plan:
+        validated = self.validated()
+        state = open_state("sqlite:///.reconciler/state.db", self.root)
+        try:
+            return await make_plan(validated, state, PlanOptions(full=full, refresh=refresh, selector=Selector()))
+        finally:
+            state.close()
+            for provider in validated.providers.values():
+                await provider.close()
+
+    async def apply(self, plan: Plan, validated: Validated | None = None) -> StoreResult:
+        validated = validated or self.validated()
+        state = open_state("sqlite:///.reconciler/state.db", self.root)
+        try:
+            [result] = await apply_plan(plan, validated.providers, state, "test-owner")
+        finally:
+            state.close()
+        return result
