@@ -9,8 +9,9 @@ network produces (read timeouts, connections dropped mid-response).
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import httpx
 
@@ -114,3 +115,65 @@ class InProcessTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+# -- ASGI pieces every emulator uses to misbehave like a network ------------------------
+
+
+async def _until_disconnected(receive: Any) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+class DroppedConnection:
+    """An ASGI answer that starts a 200, sends half of `body` and cuts the connection."""
+
+    def __init__(self, body: bytes = b"", content_type: bytes = b"application/json") -> None:
+        self.body = body
+        self.content_type = content_type
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        partial = self.body[: len(self.body) // 2]
+        promised = max(len(self.body), len(partial) + 1)
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-type", self.content_type), (b"content-length", str(promised).encode("ascii"))]})
+        if partial:
+            await send({"type": "http.response.body", "body": partial, "more_body": True})
+        raise ConnectionDropped("injected fault: connection dropped mid-response")
+
+
+class Hang:
+    """An ASGI answer that says nothing for `seconds`, then drops the connection.
+
+    Over a socket a client hanging up ends the wait early; in-process the transport's
+    read timeout cancels it.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await asyncio.wait_for(_until_disconnected(receive), timeout=self.seconds)
+        except asyncio.TimeoutError:
+            await DroppedConnection()(scope, receive, send)
+
+
+def faults_endpoint(queue: FaultQueue) -> Callable[[Any], Awaitable[Any]]:
+    """A Starlette endpoint for `/_emulator/faults`: GET lists, POST adds, DELETE clears."""
+    from starlette.responses import JSONResponse
+
+    async def endpoint(request: Any) -> Any:
+        if request.method == "POST":
+            try:
+                fault = Fault(**json.loads(await request.body()))
+            except (TypeError, ValueError) as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
+            queue.add(fault)
+            return JSONResponse(fault.to_dict(), status_code=201)
+        if request.method == "DELETE":
+            queue.clear()
+        return JSONResponse([f.to_dict() for f in queue.pending])
+
+    return endpoint
+

@@ -2,7 +2,7 @@
 `reconciler`, so the engine can change inside without breaking plugins."""
 
 from .diff import FieldChange, ResourceChange
-from .emulation import ConnectionDropped, Fault, FaultQueue, InProcessTransport
+from .emulation import ConnectionDropped, DroppedConnection, Fault, FaultQueue, Hang, InProcessTransport, faults_endpoint
 from .errors import BackendError, Location, OutcomeUnknown, ReconcilerError
 from .expand import StoreProduct, StoreView
 from .fingerprint import encode_body, fingerprint
@@ -25,9 +25,10 @@ from .provider import (
 
 __all__ = [
     "Action", "BackendError", "CompileRequest", "ConnectionDropped", "Cost", "DesiredStore",
-    "Effect", "Fault", "FaultQueue", "FieldChange", "Finding", "InProcessTransport", "Location",
-    "Observed", "ObservationSink", "OutcomeUnknown", "Program", "Provider", "ProviderContext", "ReconcilerError",
-    "ResourceChange", "RetrySettings", "StorePlan", "StoreProduct", "StoreView", "encode_body",
-    "fingerprint", "from_minor_units", "to_minor_units",
-    "Imported", "ImportedProduct", "StockEntry",
+    "DroppedConnection", "Effect", "encode_body", "Fault", "FaultQueue", "faults_endpoint",
+    "FieldChange", "Finding", "fingerprint", "from_minor_units", "Hang", "Imported",
+    "ImportedProduct", "InProcessTransport", "Location", "ObservationSink", "Observed",
+    "OutcomeUnknown", "Program", "Provider", "ProviderContext", "ReconcilerError",
+    "ResourceChange", "RetrySettings", "StockEntry", "StorePlan", "StoreProduct", "StoreView",
+    "to_minor_units",
 ]

@@ -40,9 +40,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
 
-from reconciler.emulation import ConnectionDropped, Fault, FaultQueue
+from reconciler.sdk import DroppedConnection, FaultQueue, Hang, faults_endpoint
 from reconciler_dstore import signing
 
 SYNC_PRODUCT_PATH = "/v2/pos/syncProduct"
@@ -618,49 +618,6 @@ class DStoreEmulator:
 # --- HTTP ----------------------------------------------------------------------------
 
 
-async def _until_disconnected(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
-
-
-class _DroppedConnection:
-    """Starts a 200 answer, sends part of it and cuts the connection, like a network failure."""
-
-    def __init__(self, body: bytes = b"") -> None:
-        self.body = body
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        partial = self.body[: len(self.body) // 2]
-        promised = max(len(self.body), len(partial) + 1)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"application/json; charset=UTF-8"),
-                    (b"content-length", str(promised).encode("ascii")),
-                ],
-            }
-        )
-        if partial:
-            await send({"type": "http.response.body", "body": partial, "more_body": True})
-        raise ConnectionDropped("injected fault: connection dropped mid-response")
-
-
-class _Hang:
-    """Answers nothing for `seconds`, then drops the connection."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            # Over a socket the client hanging up ends the wait; in-process it is cancelled.
-            await asyncio.wait_for(_until_disconnected(receive), timeout=self.seconds)
-        except asyncio.TimeoutError:
-            await _DroppedConnection()(scope, receive, send)
-
-
 def _signed_target(scope: Scope) -> str:
     query = scope.get("query_string", b"")
     return scope["path"] + (f"?{query.decode('latin-1')}" if query else "")
@@ -698,8 +655,8 @@ def create_app(emulator: DStoreEmulator) -> Starlette:
         else:
             reply = emulator.answer_unprocessed(target, headers, body, fault=fault.kind)
         if fault.kind == "timeout":
-            return _Hang(fault.seconds or 3600)
-        return _DroppedConnection(reply.body if reply else b"")
+            return Hang(fault.seconds or 3600)
+        return DroppedConnection(reply.body if reply else b"", content_type=b"application/json; charset=UTF-8")
 
     async def store_products(request: Request) -> Response:
         account, store = request.path_params["account"], request.path_params["store"]
@@ -715,17 +672,7 @@ def create_app(emulator: DStoreEmulator) -> Starlette:
     async def request_log(request: Request) -> Response:
         return JSONResponse(emulator.requests)
 
-    async def faults(request: Request) -> Response:
-        if request.method == "POST":
-            try:
-                fault = Fault(**await request.json())
-            except (TypeError, ValueError) as exc:
-                return JSONResponse({"error": str(exc)}, status_code=400)
-            emulator.faults.add(fault)
-            return JSONResponse(fault.to_dict(), status_code=201)
-        if request.method == "DELETE":
-            emulator.faults.clear()
-        return JSONResponse([f.to_dict() for f in emulator.faults.pending])
+    faults = faults_endpoint(emulator.faults)
 
     async def clients(request: Request) -> Response:
         try:

@@ -36,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from reconciler.sdk import ConnectionDropped, Fault, FaultQueue
+from reconciler.sdk import DroppedConnection, FaultQueue, Hang, faults_endpoint
 
 from . import mapping
 from .mapping import API, TOKEN_PATH, WEBHOOK_PATH, sync_problems
@@ -270,22 +270,6 @@ class MiPOSEmulator:
         return self._app
 
 
-class _Dropped:
-    async def __call__(self, scope, receive, send) -> None:
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"100")]})
-        raise ConnectionDropped("injected fault: connection dropped mid-response")
-
-
-class _Hang:
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-
-    async def __call__(self, scope, receive, send) -> None:
-        await asyncio.sleep(self.seconds)
-        await _Dropped()(scope, receive, send)
-
-
 def _json_or_none(body: bytes) -> Any:
     try:
         return json.loads(body)
@@ -324,7 +308,7 @@ def create_app(emulator: MiPOSEmulator) -> Starlette:
         if fault.after_processing:
             run()
         emulator.log(record)
-        return _Hang(fault.seconds or 3600) if fault.kind == "timeout" else _Dropped()
+        return Hang(fault.seconds or 3600) if fault.kind == "timeout" else DroppedConnection()
 
     async def token(request: Request) -> Any:
         return await faulted(request, emulator.issue_token, authenticated=False)
@@ -359,17 +343,7 @@ def create_app(emulator: MiPOSEmulator) -> Starlette:
     async def webhooks(request: Request) -> Response:
         return JSONResponse(emulator.webhooks)
 
-    async def faults(request: Request) -> Response:
-        if request.method == "POST":
-            try:
-                fault = Fault(**await request.json())
-            except (TypeError, ValueError) as exc:
-                return JSONResponse({"error": str(exc)}, status_code=400)
-            emulator.faults.add(fault)
-            return JSONResponse(fault.to_dict(), status_code=201)
-        if request.method == "DELETE":
-            emulator.faults.clear()
-        return JSONResponse([f.to_dict() for f in emulator.faults.pending])
+    faults = faults_endpoint(emulator.faults)
 
     async def tokens(request: Request) -> Response:
         return JSONResponse({"expired": emulator.expire_tokens()})
