@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterable, Protocol
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .diff import ResourceChange
-from .expand import StoreView
 from .errors import ReconcilerError
+from .expand import StoreView
 from .model import StockEntry
 from .plan import Action, Cost, StorePlan
 from .secrets import resolve_secret
@@ -112,6 +112,9 @@ class ObservationSink(Protocol):
     def __call__(self, remote_id: str, key: str, fields: dict[str, Any], observed_at: str) -> bool: ...
 
 
+EMULATOR_URL = "emulator://"
+
+
 class RetrySettings(BaseModel):
     """How hard a client tries before an outcome is called unknown. Bounded by design."""
 
@@ -120,6 +123,29 @@ class RetrySettings(BaseModel):
     backoff: float = Field(0.5, ge=0, le=60)  # first wait, doubled each time
     max_backoff: float = Field(8.0, ge=0, le=300)
     timeout: float = Field(30.0, gt=0, le=600)  # per request
+
+
+class BackendSettings(BaseModel):
+    """Base of a provider's settings: a URL (or `emulator://`), retries, and the settings
+    a real backend needs but the in-process emulator does not (`needed_unless_emulated`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    backend_title: ClassVar[str] = "backend"  # for messages: "a D-Store backend at ..."
+    needed_unless_emulated: ClassVar[tuple[str, ...]] = ()
+    url: str
+    retry: RetrySettings = RetrySettings()
+
+    @property
+    def emulated(self) -> bool:
+        return self.url.startswith(EMULATOR_URL)
+
+    @model_validator(mode="after")
+    def _needed_settings(self) -> "BackendSettings":
+        if not self.emulated:
+            missing = [k for k in self.needed_unless_emulated if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"a {self.backend_title} at {self.url} needs {', '.join(missing)}")
+        return self
 
 
 @dataclass

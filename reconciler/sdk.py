@@ -2,7 +2,15 @@
 `reconciler`, so the engine can change inside without breaking plugins."""
 
 from .diff import FieldChange, ResourceChange
-from .emulation import ConnectionDropped, DroppedConnection, Fault, FaultQueue, Hang, InProcessTransport, faults_endpoint
+from .emulation import (
+    ConnectionDropped,
+    DroppedConnection,
+    Fault,
+    FaultQueue,
+    Hang,
+    InProcessTransport,
+    faults_endpoint,
+)
 from .errors import BackendError, Location, OutcomeUnknown, ReconcilerError
 from .expand import StoreProduct, StoreView
 from .fingerprint import encode_body, fingerprint
@@ -10,13 +18,15 @@ from .model import StockEntry
 from .money import from_minor_units, to_minor_units
 from .plan import Action, Cost, Effect, StorePlan
 from .provider import (
+    EMULATOR_URL,
+    BackendSettings,
     CompileRequest,
     DesiredStore,
     Finding,
     Imported,
     ImportedProduct,
-    Observed,
     ObservationSink,
+    Observed,
     Program,
     Provider,
     ProviderContext,
@@ -24,6 +34,7 @@ from .provider import (
 )
 
 __all__ = [
+    "BackendSettings", "EMULATOR_URL",
     "Action", "BackendError", "CompileRequest", "ConnectionDropped", "Cost", "DesiredStore",
     "DroppedConnection", "Effect", "encode_body", "Fault", "FaultQueue", "faults_endpoint",
     "FieldChange", "Finding", "fingerprint", "from_minor_units", "Hang", "Imported",

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from reconciler.sdk import (
     Action,
+    BackendSettings,
     CompileRequest,
     Cost,
     DesiredStore,
@@ -25,7 +26,6 @@ from reconciler.sdk import (
     InProcessTransport,
     Program,
     Provider,
-    RetrySettings,
     StorePlan,
     StoreView,
     encode_body,
@@ -37,31 +37,21 @@ from .client import DStoreClient
 
 log = logging.getLogger("reconciler.dstore")
 
-EMULATOR_URL = "emulator://"
 EMULATOR_CLIENT_ID = "reconciler-emulator-client"
 
 
-class DStoreSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    url: str
+class DStoreSettings(BackendSettings):
+    backend_title = "D-Store backend"
+    needed_unless_emulated = ("client_id", "private_key", "pos_account_id")
     client_id: str | None = None
     private_key: str | None = None  # a secret reference: ${env:NAME} or ${file:PATH}
     pos_account_id: str | None = None
     gateway_public_key: str | None = None  # optional: verify response signatures
     key_version: str = "1"
     path: str = mapping.SYNC_PATH
-    retry: RetrySettings = RetrySettings()
-
-    @property
-    def emulated(self) -> bool:
-        return self.url.startswith(EMULATOR_URL)
 
     @model_validator(mode="after")
-    def _credentials(self) -> "DStoreSettings":
-        if not self.emulated:
-            missing = [k for k in ("client_id", "private_key", "pos_account_id") if getattr(self, k) is None]
-            if missing:
-                raise ValueError(f"a D-Store backend at {self.url} needs {', '.join(missing)}")
+    def _account_length(self) -> "DStoreSettings":
         if self.pos_account_id is not None and len(self.pos_account_id) > mapping.MAX_ID_LENGTH:
             raise ValueError(f"pos_account_id is longer than {mapping.MAX_ID_LENGTH} characters")
         return self

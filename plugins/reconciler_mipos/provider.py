@@ -17,11 +17,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from reconciler.sdk import (
     Action,
     BackendError,
+    BackendSettings,
     CompileRequest,
     Cost,
     DesiredStore,
@@ -31,7 +32,6 @@ from reconciler.sdk import (
     ObservationSink,
     Program,
     Provider,
-    RetrySettings,
     StorePlan,
     StoreView,
     encode_body,
@@ -40,16 +40,15 @@ from reconciler.sdk import (
 from . import mapping
 from .client import MiPOSClient
 
-EMULATOR_URL = "emulator://"
 CREDENTIALS = ("client_id", "client_secret", "email", "password")
 DEMO_ACCOUNT = {"client_id": "demo", "client_secret": "demo-secret", "email": "demo@example.com",
                 "password": "demo", "user_id_tps": "30",
                 "inventory_system_id": "3d40a24e-d570-4598-ae68-e20687edd1f9", "pos_id": "1"}
 
 
-class MiPOSSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    url: str
+class MiPOSSettings(BackendSettings):
+    backend_title = "miPOS backend"
+    needed_unless_emulated = (*CREDENTIALS, "user_id_tps", "inventory_system_id")
     client_id: str | None = None
     client_secret: str | None = None  # a secret reference; also the webhook signing key
     email: str | None = None
@@ -58,19 +57,6 @@ class MiPOSSettings(BaseModel):
     inventory_system_id: str | None = None
     webhook_url: str | None = None  # where miPOS posts stock webhooks (type 3); desired state
     webhook_window: float = Field(300, gt=0, le=86400)  # seconds a webhook's `now` may be off
-    retry: RetrySettings = RetrySettings()
-
-    @property
-    def emulated(self) -> bool:
-        return self.url.startswith(EMULATOR_URL)
-
-    @model_validator(mode="after")
-    def _credentials(self) -> "MiPOSSettings":
-        if not self.emulated:
-            missing = [k for k in (*CREDENTIALS, "user_id_tps", "inventory_system_id") if getattr(self, k) is None]
-            if missing:
-                raise ValueError(f"a miPOS backend at {self.url} needs {', '.join(missing)}")
-        return self
 
 
 class MiPOSBinding(BaseModel):

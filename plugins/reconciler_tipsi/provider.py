@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from decimal import Decimal
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from reconciler.sdk import (
     Action,
+    BackendSettings,
     CompileRequest,
     Cost,
     DesiredStore,
@@ -29,7 +30,6 @@ from reconciler.sdk import (
     InProcessTransport,
     Program,
     Provider,
-    RetrySettings,
     StorePlan,
     StoreView,
     encode_body,
@@ -40,33 +40,23 @@ from .client import TipsiClient
 
 log = logging.getLogger("reconciler.tipsi")
 
-EMULATOR_URL = "emulator://"
 EMULATOR_USER = "reconciler-emulator"
 DEMO_USER, DEMO_EMAIL, DEMO_PASSWORD = "demo", "demo@example.com", "demo"  # `reconciler emulate tipsi`
 
 
-class TipsiSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    url: str
+class TipsiSettings(BackendSettings):
+    backend_title = "Tipsi backend"
+    needed_unless_emulated = ("username", "password")
     login_field: Literal["username", "email"] = "username"  # older docs: username; newer: email
     username: str | None = None  # the login value, plain or a secret reference
     password: str | None = None  # a secret reference: ${env:NAME} or ${file:PATH}
     chunk_size: int = Field(mapping.DEFAULT_CHUNK, ge=1, le=10000)
-    retry: RetrySettings = RetrySettings()
     emulator_seed: str | None = None  # emulator:// only: items Tipsi holds before the first apply
 
-    @property
-    def emulated(self) -> bool:
-        return self.url.startswith(EMULATOR_URL)
-
     @model_validator(mode="after")
-    def _credentials(self) -> "TipsiSettings":
-        if not self.emulated:
-            missing = [k for k in ("username", "password") if getattr(self, k) is None]
-            if missing:
-                raise ValueError(f"a Tipsi backend at {self.url} needs {', '.join(missing)}")
-            if self.emulator_seed is not None:
-                raise ValueError("emulator_seed is only for emulator:// backends")
+    def _seed_only_for_emulators(self) -> "TipsiSettings":
+        if not self.emulated and self.emulator_seed is not None:
+            raise ValueError("emulator_seed is only for emulator:// backends")
         return self
 
 
