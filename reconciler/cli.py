@@ -187,19 +187,50 @@ async def _apply(validated: Validated, state: StateStore, planfile: Path | None,
             if not click.confirm("Apply these changes?", default=False):
                 click.echo("Nothing applied.")
                 return EXIT_OK
-        results = await apply_plan(the_plan, validated.providers, state, default_owner(), _progress)
+        with _Progress(the_plan) as progress:
+            results = await apply_plan(the_plan, validated.providers, state, default_owner(), progress)
     finally:
         for provider in validated.providers.values():
             await provider.close()
     return _report(results)
 
 
-def _progress(store: StorePlan, action: Action | None, event: str) -> None:
-    where = f"{store.backend}/{store.store}"
-    if action is None:
-        click.echo(f"  {where}: {event}", err=True)
-    elif event != "sending":
-        click.echo(f"  {where}: {action.index + 1}/{len(store.actions)} {action.kind} {event}", err=True)
+class _Progress:
+    """Apply progress: a bar on a terminal, one line per event otherwise (CI logs)."""
+
+    def __init__(self, plan: Plan):
+        self.total = sum(len(s.actions) for s in plan.changed_stores)
+        self.bar = None
+        if err.is_terminal:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                console=err, transient=True)
+            self.task = self.bar.add_task("applying", total=self.total)
+
+    def __enter__(self) -> "_Progress":
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def __call__(self, store: StorePlan, action: Action | None, event: str) -> None:
+        where = f"{store.backend}/{store.store}"
+        if self.bar is not None:
+            if action is not None and event == "sending":
+                self.bar.update(self.task, description=f"{where}: {action.kind}")
+            elif action is not None and event == "done":
+                self.bar.advance(self.task)
+            elif event not in ("sending", "done"):
+                self.bar.console.print(f"  {where}: {event}")
+            return
+        if action is None:
+            click.echo(f"  {where}: {event}", err=True)
+        elif event != "sending":
+            click.echo(f"  {where}: {action.index + 1}/{len(store.actions)} {action.kind} {event}", err=True)
 
 
 def _answer_counts(responses: list[dict[str, Any]]) -> dict[str, int]:
