@@ -1,5 +1,5 @@
 """A fake of the VirtPOS store API (`/api/store`, `updateOnhand`, `getOnhandVersion`,
-`setZeroOnhand`), served as an ASGI app.
+`setZeroOnhand`) and of the item list `/api/item`, served as an ASGI app.
 
 It follows the VirtPOS document and API-FACTS section 4. Where both are silent:
 
@@ -9,6 +9,12 @@ It follows the VirtPOS document and API-FACTS section 4. Where both are silent:
 - `updateOnhand` sets an absolute on-hand value. An unknown numeric item id or
   warehouse id is created on first use (an unknown `ext_warehouseid` gets a new internal
   id), so a fresh emulator takes any catalog; a non-numeric item id is `success: 0`.
+  `ext_itemid` (used only when `itemid` is not given) finds the item whose `external_id`
+  it is; an unknown one is a new item with the next internal id. The answer's `itemid`
+  is always the internal id.
+- `GET /api/item` (API-FACTS section 4: items with `external_id`, barcodes as a
+  comma-separated string, the same envelope) lists every item: `id`, `name`, `article`,
+  `external_id` (empty when none), `barcodes`, `price` when set; `itemid` narrows it.
 - Versions: `getOnhandVersion` starts a new version of the warehouse and returns it;
   every `updateOnhand` stamps the record with the warehouse's current version;
   `setZeroOnhand(version)` zeroes every record stamped older than that version, and is
@@ -42,7 +48,7 @@ from starlette.types import Receive, Scope, Send
 
 from reconciler.sdk import ConnectionDropped, Fault, FaultQueue
 
-from .mapping import STORE_PATH, UPDATE_PATH, VERSION_PATH, ZERO_PATH
+from .mapping import ITEM_PATH, STORE_PATH, UPDATE_PATH, VERSION_PATH, ZERO_PATH
 
 SINGULAR = {"warehouses": "warehouse", "items": "item", "prices": "price"}
 EDITABLE = ("quantity", "manuf_date", "cogs", "expir_date", "lot_number")
@@ -115,10 +121,13 @@ class VirtPOSEmulator:
         self._save()
 
     def put_stock(self, warehouse_id: str | int, item_id: str | int, quantity: str, *, name: str | None = None,
-                  price: str | None = None, cogs: str = "0.00", reserved: str = "0", **lot: str) -> None:
+                  price: str | None = None, cogs: str = "0.00", reserved: str = "0",
+                  external_id: str | None = None, **lot: str) -> None:
         """An item on hand before the reconciler's first call, as a shop already has it."""
         self._refresh()
         item = self._item(str(item_id))
+        if external_id is not None:
+            item["external_id"] = external_id
         if name is not None:
             item["name"] = name
         if price is not None:
@@ -166,7 +175,24 @@ class VirtPOSEmulator:
     def _item(self, item_id: str) -> dict[str, Any]:
         if not item_id.isdigit():
             raise Refused(f"Товар не найден: {item_id}")
-        return self._state["items"].setdefault(item_id, {"name": f"Товар {item_id}", "article": item_id, "price": None})
+        return self._state["items"].setdefault(item_id, {"name": f"Товар {item_id}", "article": item_id, "price": None,
+                                                         "external_id": None})
+
+    def _resolve_item(self, params: dict[str, str]) -> str:
+        """The internal id of `itemid`, or else of the item whose external id is `ext_itemid`."""
+        if params.get("itemid") or not params.get("ext_itemid"):
+            item_id = params.get("itemid") or ""
+            if not item_id.isdigit():
+                raise Refused(f"Товар не найден: {item_id}")
+            return item_id
+        external = params["ext_itemid"]
+        for item_id, item in self._state["items"].items():
+            if item.get("external_id") == external:
+                return item_id
+        new_id = str(max((int(i) for i in self._state["items"]), default=0) + 1)
+        self._state["items"][new_id] = {"name": f"Товар {external}", "article": external, "price": None,
+                                        "external_id": external}
+        return new_id
 
     def _warehouse(self, warehouse_id: str) -> str:
         if not warehouse_id.isdigit():
@@ -202,6 +228,8 @@ class VirtPOSEmulator:
         try:
             if path == STORE_PATH:
                 answer = self._read(params)
+            elif path == ITEM_PATH:
+                answer = self._items(params)
             elif path == UPDATE_PATH:
                 answer = self._update(params)
             elif path == VERSION_PATH:
@@ -257,9 +285,7 @@ class VirtPOSEmulator:
                     raise Refused(f"Неверное значение {name}: {params[name]}") from None
                 if not numbers[name].is_finite():
                     raise Refused(f"Неверное значение {name}: {params[name]}")
-        item_id = params.get("itemid") or params.get("ext_itemid") or ""
-        if not item_id.isdigit():
-            raise Refused(f"Товар не найден: {item_id}")
+        item_id = self._resolve_item(params)
         warehouse_id = self._resolve_warehouse(params)
         self._item(item_id)
         isnew = item_id not in self._state["stock"].get(warehouse_id, {})
@@ -273,6 +299,18 @@ class VirtPOSEmulator:
         record["stamp"] = self._state["warehouses"][warehouse_id]["version"]
         return {"id": len(self._state["requests"]) + 1, "itemid": int(item_id), "warehouseid": int(warehouse_id),
                 "isnew": int(isnew), "quantity_before": before}
+
+    def _items(self, params: dict[str, str]) -> dict[str, Any]:
+        items = []
+        for item_id, item in sorted(self._state["items"].items(), key=lambda kv: int(kv[0])):
+            if params.get("itemid") and params["itemid"] != item_id:
+                continue
+            out: dict[str, Any] = {"id": int(item_id), "name": item["name"], "article": item["article"],
+                                   "external_id": item.get("external_id") or "", "barcodes": item.get("barcodes") or ""}
+            if item.get("price") is not None:
+                out["price"] = item["price"]
+            items.append(out)
+        return {"type": "item", "count": len(items), "items": items}
 
     def _version(self, params: dict[str, str]) -> dict[str, Any]:
         warehouse = self._state["warehouses"][self._resolve_warehouse(params)]
@@ -435,7 +473,7 @@ def create_app(emulator: VirtPOSEmulator) -> Starlette:
         emulator.reset()
         return JSONResponse({"reset": True})
 
-    api_paths = (STORE_PATH, UPDATE_PATH, VERSION_PATH, ZERO_PATH)
+    api_paths = (STORE_PATH, ITEM_PATH, UPDATE_PATH, VERSION_PATH, ZERO_PATH)
     return Starlette(routes=[
         *(Route(p, api, methods=["GET", "POST"]) for p in api_paths),
         Route("/_emulator/warehouses/{warehouse_id}/stock", stock, methods=["GET"]),

@@ -1,7 +1,8 @@
 """Pure translation between the catalog and VirtPOS stock records.
 
 A resource is one item's stock record in one warehouse, keyed by the catalog product id
-(which is the VirtPOS item id): `{"quantity": "12.000"}` plus `cogs`, `lot_number`,
+(the VirtPOS item id, or with `item_ids: external` the item's external id; a live item
+that has no external id is keyed `itemid:<id>`): `{"quantity": "12.000"}` plus `cogs`, `lot_number`,
 `manuf_date` and `expir_date` when the catalog gives them. Quantities are 3-decimal
 strings, as VirtPOS writes them, so equal amounts compare equal as text.
 """
@@ -14,6 +15,7 @@ from typing import Any, Iterable
 from reconciler.sdk import StoreProduct, StoreView
 
 STORE_PATH = "/api/store"
+ITEM_PATH = "/api/item"
 UPDATE_PATH = "/api/store/updateOnhand"
 VERSION_PATH = "/api/store/getOnhandVersion"
 ZERO_PATH = "/api/store/setZeroOnhand"
@@ -23,6 +25,7 @@ GET_ONLY = frozenset({"format", "warehouseid", "ext_warehouseid", "itemid", "ext
                       "stockonly", "article", "itemname"})
 THOUSANDTH = Decimal("0.001")
 EXT_PREFIX = "ext:"
+INTERNAL_PREFIX = "itemid:"  # in external-id mode, a live item with no external id
 
 
 def virtpos_products(view: StoreView) -> Iterable[StoreProduct]:
@@ -63,8 +66,35 @@ def warehouse_params(remote_id: str) -> dict[str, str]:
     return {"warehouseid": remote_id}
 
 
-def update_params(remote_id: str, item_id: str, resource: dict[str, Any]) -> dict[str, str]:
-    return {**warehouse_params(remote_id), "itemid": item_id, **{k: str(v) for k, v in resource.items()}}
+def item_params(key: str, external: bool) -> dict[str, str]:
+    """How updateOnhand addresses the item of a resource key: `itemid`, or `ext_itemid`
+    for a key that is an external id (external-id mode, or any non-numeric key)."""
+    if key.startswith(INTERNAL_PREFIX):
+        return {"itemid": key[len(INTERNAL_PREFIX):]}
+    if external or not key.isdigit():
+        return {"ext_itemid": key}
+    return {"itemid": key}
+
+
+def live_key(internal_id: str, external_ids: dict[str, str] | None) -> str:
+    """The resource key of a live item: its internal id, or in external-id mode its
+    external id (`itemid:<id>` when VirtPOS has none for it)."""
+    if external_ids is None:
+        return internal_id
+    return external_ids.get(internal_id) or INTERNAL_PREFIX + internal_id
+
+
+def external_ids_of(answer: dict[str, Any]) -> dict[str, str]:
+    """internal item id -> external id, from a `GET /api/item` answer (items without one left out)."""
+    found = {}
+    for item in answer.get("items") or []:
+        if isinstance(item, dict) and str(item.get("external_id") or "").strip() and item.get("id") not in (None, ""):
+            found[str(item["id"])] = str(item["external_id"]).strip()
+    return found
+
+
+def update_params(remote_id: str, item_id: str, resource: dict[str, Any], external: bool = False) -> dict[str, str]:
+    return {**warehouse_params(remote_id), **item_params(item_id, external), **{k: str(v) for k, v in resource.items()}}
 
 
 def live_resource(item: dict[str, Any]) -> dict[str, Any]:

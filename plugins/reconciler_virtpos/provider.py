@@ -6,10 +6,15 @@ the till is drift. Two write paths. Light: one `updateOnhand` per changed item, 
 `updateOnhand` for every desired item, then `setZeroOnhand(version)`, which zeroes
 whatever the run did not touch. The version lives in this provider's memory for the
 apply that fetched it; a later run never guesses one.
+
+With `item_ids: external` in a store's binding the catalog's product ids are the items'
+external ids: writes send `ext_itemid`, and live reads are matched through the map
+internal id -> external id that `GET /api/item` gives.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections import Counter
 from decimal import Decimal
@@ -43,6 +48,8 @@ from . import mapping
 from .client import VirtPOSClient
 
 
+log = logging.getLogger("reconciler.virtpos")
+
 EMULATOR_URL = "emulator://"
 DEMO_APIKEY = "demo"  # `reconciler emulate virtpos`
 IMPORT_FIELDS = "itemname:cogs:price"
@@ -70,6 +77,9 @@ class VirtPOSBinding(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     warehouse_id: int | None = None
     ext_warehouse_id: str | None = None
+    # internal: product ids are VirtPOS item ids (`itemid`); external: they are the items'
+    # ids in an external system (`ext_itemid`), matched to live items through /api/item.
+    item_ids: Literal["internal", "external"] = "internal"
 
     @model_validator(mode="after")
     def _one_id(self) -> "VirtPOSBinding":
@@ -93,6 +103,8 @@ class VirtPOSProvider(Provider):
         self._shapes: dict[str, dict[str, set[str]]] = {}
         # (backend, store, key of action 0) -> the version getOnhandVersion gave in this run.
         self._versions: dict[tuple[str, str, str], int] = {}
+        # Remote ids of the stores whose product ids are external item ids.
+        self._external: set[str] = set()
 
     # -- validation and mapping ---------------------------------------------------------------
     def remote_id(self, binding: VirtPOSBinding) -> str:
@@ -101,10 +113,16 @@ class VirtPOSProvider(Provider):
         return mapping.EXT_PREFIX + binding.ext_warehouse_id
 
     def validate_store(self, view: StoreView) -> Iterable[Finding]:
+        external = view.binding.item_ids == "external"
         for item in mapping.virtpos_products(view):
-            if not item.id.isdigit():
+            if external and item.id.startswith(mapping.INTERNAL_PREFIX):
+                yield Finding(view.product_path(item.id), f"{item.id!r}: ids starting with "
+                              f"{mapping.INTERNAL_PREFIX!r} are reserved for live items without an external id",
+                              at_key=True)
+            if not external and not item.id.isdigit():
                 yield Finding(view.product_path(item.id), f"{item.id!r} is not a VirtPOS item id; "
-                              "products published to VirtPOS are keyed by the item's numeric id", at_key=True)
+                              "products published to VirtPOS are keyed by the item's numeric id "
+                              "(or bind the store with item_ids: external)", at_key=True)
             if item.stock is None:
                 continue
             where = view.store_path("stock", item.id) if isinstance(view.store.stock, dict) else view.store_path("stock")
@@ -117,7 +135,12 @@ class VirtPOSProvider(Provider):
 
     def desired(self, view: StoreView) -> DesiredStore:
         resources = {item.id: mapping.stock_resource(item) for item in mapping.virtpos_products(view)}
-        self._shapes[self.remote_id(view.binding)] = {key: set(value) for key, value in resources.items()}
+        remote_id = self.remote_id(view.binding)
+        self._shapes[remote_id] = {key: set(value) for key, value in resources.items()}
+        if view.binding.item_ids == "external":
+            self._external.add(remote_id)
+        else:
+            self._external.discard(remote_id)
         return DesiredStore({}, resources)
 
     def available(self, resource: dict[str, Any]) -> bool:
@@ -143,16 +166,23 @@ class VirtPOSProvider(Provider):
                     found[by_external[str(warehouse["external_id"])]] = warehouse
         return found
 
+    async def _external_ids(self) -> dict[str, str]:
+        """internal item id -> external id, from `GET /api/item` (one read of every item)."""
+        await self.open()
+        return mapping.external_ids_of(await self._client.call(mapping.ITEM_PATH, {}))
+
     async def observe(self, remote_ids: list[str]) -> dict[str, Observed]:
         # Only the extra fields the catalog uses are asked for.
         uses_cogs = any("cogs" in shape for r in remote_ids for shape in self._shapes.get(r, {}).values())
         warehouses = await self._warehouses(remote_ids, "cogs" if uses_cogs else "")
+        external_ids = await self._external_ids() if any(r in self._external for r in remote_ids) else {}
         observed = {}
         for remote_id in remote_ids:
             shapes = self._shapes.get(remote_id, {})
+            ids = external_ids if remote_id in self._external else None
             resources: dict[str, dict[str, Any]] = {}
             for item in warehouses.get(remote_id, {}).get("items") or []:
-                key, live = str(item["id"]), mapping.live_resource(item)
+                key, live = mapping.live_key(str(item["id"]), ids), mapping.live_resource(item)
                 if key in shapes or live["quantity"] != "0.000":
                     resources[key] = mapping.project_onto(live, shapes.get(key))
             for key, shape in shapes.items():
@@ -166,10 +196,16 @@ class VirtPOSProvider(Provider):
         warehouse = (await self._warehouses([remote_id], IMPORT_FIELDS)).get(remote_id)
         if warehouse is None:
             raise BackendError(f"VirtPOS has no warehouse {remote_id}")
+        ids = await self._external_ids() if binding.item_ids == "external" else None
         products, stock = {}, {}
         for item in warehouse.get("items") or []:
-            key, live = str(item["id"]), mapping.live_resource(item)
+            key, live = mapping.live_key(str(item["id"]), ids), mapping.live_resource(item)
             if live["quantity"] == "0.000":
+                continue
+            if key.startswith(mapping.INTERNAL_PREFIX):
+                # A catalog in external-id mode cannot name it; a plan will show it as absent.
+                log.warning("item %s is on hand in warehouse %s but has no external id: not imported",
+                            item["id"], remote_id)
                 continue
             cost = Decimal(live["cogs"]) if "cogs" in live and Decimal(live["cogs"]) != 0 else None
             price = Decimal(str(item["price"])) if item.get("price") not in (None, "") else None
@@ -181,8 +217,10 @@ class VirtPOSProvider(Provider):
     # -- planning -------------------------------------------------------------------------------
     def _update(self, request: CompileRequest, index: int, key: str, resource: dict[str, Any],
                 effect: Effect) -> Action:
-        body = mapping.update_params(request.remote_id, key, resource)
+        body = mapping.update_params(request.remote_id, key, resource, request.remote_id in self._external)
         fields = ", ".join(f"{k} {v}" for k, v in resource.items())
+        if "ext_itemid" in body:
+            key = f"ext {key}"
         return Action(index=index, kind="updateOnhand", summary=f"item {key}: {fields}", method="POST",
                       path=mapping.UPDATE_PATH, body=body, bytes=len(encode_body(body)),
                       idempotency_key=request.idempotency_key(index), effect=effect)

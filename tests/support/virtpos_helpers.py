@@ -30,15 +30,16 @@ def virtpos_emulator_of(project_root: Path, backend: str = "virtpos") -> VirtPOS
 def writes(emulator: VirtPOSEmulator) -> list[tuple[str, dict]]:
     """(path, params) of every write call that succeeded, in order."""
     return [(r["path"], r["params"]) for r in emulator.requests
-            if r["path"] != "/api/store" and r["success"] == 1]
+            if r["path"] not in ("/api/store", "/api/item") and r["success"] == 1]
 
 
 class VirtPOSHarness:
     """Warehouse 1 with `items` products (ids 101...), on a VirtPOS backend whose URL
     resolves nowhere; the test's emulator answers through InProcessTransport."""
 
-    def __init__(self, root: Path, items: int = 4, attempts: int = 2, fmt: str = "json"):
+    def __init__(self, root: Path, items: int = 4, attempts: int = 2, fmt: str = "json", binding: str = "warehouse_id: 1"):
         self.root = root
+        self.binding = binding
         root.mkdir(parents=True, exist_ok=True)
         self.emulator = VirtPOSEmulator()
         self.emulator.add_apikey(APIKEY)
@@ -59,7 +60,7 @@ class VirtPOSHarness:
     def set_stock(self, stock: dict[str, object]) -> None:
         entries = ", ".join(f'"{k}": {v}' for k, v in stock.items())
         (self.root / "stores.yaml").write_text(
-            f"stores:\n  shop: {{name: shop, menu: m, backends: {{virtpos: {{warehouse_id: 1}}}}, stock: {{{entries}}}}}\n")
+            f"stores:\n  shop: {{name: shop, menu: m, backends: {{virtpos: {{{self.binding}}}}}, stock: {{{entries}}}}}\n")
 
     def validated(self) -> Validated:
         project = load_project(self.root)

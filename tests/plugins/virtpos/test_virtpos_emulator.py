@@ -105,3 +105,25 @@ async def test_bad_values_are_refused_and_change_nothing(emulator):
         answer = (await call(emulator, UPDATE, format="json", warehouseid="3", **params)).json()
         assert answer["success"] == 0 and answer["info"].startswith(("Неверное значение", "Товар не найден"))
     assert emulator.quantities(3) == {"17007": "2.000"}
+
+
+async def test_items_with_external_ids_in_both_formats(emulator):
+    emulator.put_stock(3, 17008, "1", external_id="1C-8", price="10.00")
+    answer = (await call(emulator, "/api/item", format="json")).json()
+    assert answer["success"] == 1 and answer["count"] == 2
+    assert answer["items"][1] == {"id": 17008, "name": "Товар 17008", "article": "17008", "external_id": "1C-8",
+                                  "barcodes": "", "price": "10.00"}
+    xml = parse_answer((await call(emulator, "/api/item")).content, "xml")
+    assert [(i["id"], i["external_id"]) for i in xml["items"]] == [("17007", ""), ("17008", "1C-8")]
+    assert [i["id"] for i in (await call(emulator, "/api/item", format="json", itemid="17008")).json()["items"]] == [17008]
+
+
+async def test_update_by_external_item_id_answers_the_internal_id(emulator):
+    emulator.put_stock(3, 17008, "1", external_id="1C-8")
+    answer = (await call(emulator, UPDATE, format="json", warehouseid="3", ext_itemid="1C-8", quantity="4")).json()
+    assert answer["success"] == 1 and answer["itemid"] == 17008 and answer["quantity_before"] == "1.000"
+    # itemid wins when both are given; an unknown external id is a new item with the next internal id.
+    await call(emulator, UPDATE, warehouseid="3", itemid="17007", ext_itemid="1C-8", quantity="9")
+    new = (await call(emulator, UPDATE, format="json", warehouseid="3", ext_itemid="1C-9", quantity="2")).json()
+    assert new["itemid"] == 17009 and new["isnew"] == 1
+    assert emulator.quantities(3) == {"17007": "9.000", "17008": "4.000", "17009": "2.000"}

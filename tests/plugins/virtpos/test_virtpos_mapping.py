@@ -49,3 +49,14 @@ stores:
     assert "give exactly one of warehouse_id and ext_warehouse_id" in out
     assert "menus/more.yaml:5:7: error: 'bone' is not a VirtPOS item id" in out
     assert "stores/more.yaml:10:20: error: stock 1.0005 of '501' has more than 3 decimals" in out
+
+
+def test_items_are_addressed_by_item_id_or_external_id():
+    assert mapping.item_params("17007", external=False) == {"itemid": "17007"}
+    assert mapping.item_params("17007", external=True) == {"ext_itemid": "17007"}
+    assert mapping.item_params("1C-8", external=False) == {"ext_itemid": "1C-8"}
+    assert mapping.item_params("itemid:700", external=True) == {"itemid": "700"}
+    ids = mapping.external_ids_of({"items": [{"id": "8", "external_id": "1C-8"}, {"id": "9", "external_id": ""}]})
+    assert ids == {"8": "1C-8"}
+    assert mapping.live_key("8", ids) == "1C-8" and mapping.live_key("9", ids) == "itemid:9"
+    assert mapping.live_key("9", None) == "9"
