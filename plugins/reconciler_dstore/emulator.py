@@ -438,6 +438,15 @@ class DStoreEmulator:
         self._state["clients"][client_id] = public_key_pem
         self._save()
 
+    def seed_store(self, pos_account_id: str, pos_store_id: str, name: str | None,
+                   products: list[dict[str, Any]]) -> None:
+        """Put a store in place as if it had been synced, without a request (benchmarks,
+        tests that start from an existing menu)."""
+        self._refresh()
+        stores = self._state["stores"].setdefault(pos_account_id, {})
+        stores[pos_store_id] = {"name": name, "products": {p["posProductId"]: copy.deepcopy(p) for p in products}}
+        self._save()
+
     # inspection
 
     def _store(self, account_id: str, store_id: str) -> dict[str, Any] | None:
