@@ -24,11 +24,30 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _BaseLoader = yaml.SafeLoader
 
 
+_STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+_PLAIN_TAGS: dict[str, str] = {}  # plain scalar text -> resolved tag; bounded below
+
+
 class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
     """Safe loader with exact decimals and an error on duplicate keys."""
 
     source_name = "<yaml>"
     line_map: list[int] | None = None
+
+    def resolve(self, kind, value, implicit):  # type: ignore[override]
+        # PyYAML tries a list of regular expressions on every scalar, in Python; that was
+        # the largest cost of reading a big catalog. Quoted scalars are always strings and
+        # collections have fixed tags; plain scalars are resolved once per distinct text.
+        if kind is yaml.ScalarNode:
+            if not implicit[0]:
+                return _STR
+            tag = _PLAIN_TAGS.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(_PLAIN_TAGS) < 100_000:
+                    _PLAIN_TAGS[value] = tag
+            return tag
+        return _MAP if kind is yaml.MappingNode else _SEQ
 
 
 def _construct_decimal(loader: _Loader, node: yaml.ScalarNode) -> Any:
@@ -82,7 +101,8 @@ def parse_yaml(text: str, source_name: str, line_map: list[int] | None = None) -
     loader.source_name = source_name
     loader.line_map = line_map
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        return None if node is None else _convert(loader, node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         location = _mark_location(loader, mark) if mark else Location(source_name)
@@ -91,6 +111,52 @@ def parse_yaml(text: str, source_name: str, line_map: list[int] | None = None) -
         raise ConfigError(f"YAML: {exc}", Location(source_name)) from None
     finally:
         loader.dispose()
+
+
+_INT, _FLOAT, _BOOL, _NULL = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
+                              "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null")
+_BOOLS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
+
+
+def _convert(loader: _Loader, node: yaml.Node) -> Any:
+    """The node tree as plain Python, without PyYAML's generic constructor.
+
+    The common tags are converted inline (this is the hot loop of reading a catalog);
+    anything unusual (timestamps, binary, merge keys, odd integer forms) goes to the
+    loader's own constructors, so the result is what `get_single_data` would give.
+    """
+    if isinstance(node, yaml.ScalarNode):
+        tag, value = node.tag, node.value
+        if tag == _STR:
+            return value
+        if tag == _FLOAT:
+            return _construct_decimal(loader, node)
+        if tag == _INT and value.isdigit() and (value[0] != "0" or value == "0"):
+            return int(value)
+        if tag == _BOOL and value.lower() in _BOOLS:
+            return _BOOLS[value.lower()]
+        if tag == _NULL:
+            return None
+        return loader.construct_object(node, deep=True)
+    if isinstance(node, yaml.MappingNode):
+        if any(key.tag == "tag:yaml.org,2002:merge" for key, _ in node.value):
+            return _construct_mapping(loader, node, deep=True)
+        result: dict[Any, Any] = {}
+        first: dict[Any, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            key = _convert(loader, key_node)
+            if not isinstance(key, (str, int, Decimal)) or isinstance(key, bool):
+                raise ConfigError("a mapping key must be a plain value", _mark_location(loader, key_node.start_mark))
+            if key in first:
+                where = _mark_location(loader, first[key].start_mark)
+                raise ConfigError(f"duplicate key {key!r} (first defined at {where}); ids must be unique",
+                                  _mark_location(loader, key_node.start_mark))
+            first[key] = key_node
+            result[key] = _convert(loader, value_node)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_convert(loader, item) for item in node.value]
+    return loader.construct_object(node, deep=True)
 
 
 @dataclass
