@@ -85,6 +85,9 @@ async def _apply_store(plan: Plan, store: StorePlan, provider: Provider, state: 
             result.message = f"locked by {held.owner} until {held.expires_at}"
             notify(store, None, "locked")
             return result
+        # Renewing after each action is not enough when one request (a large full sync
+        # behind retries and backoff) takes longer than the lease: renew on a timer too.
+        keeper = asyncio.create_task(_keep_lease(state, store.backend, store.store, owner))
         try:
             row = state.get(store.backend, store.store)
             start, refusal = _start_index(plan, store, row)
@@ -101,6 +104,10 @@ async def _apply_store(plan: Plan, store: StorePlan, provider: Provider, state: 
             serial = row.serial if row else 0
             for action in store.actions[start:]:
                 notify(store, action, "sending")
+                # Written before the request leaves: if this process dies before the answer
+                # is recorded, the mark stays and the next reader treats the store as unknown.
+                state.mark_in_flight(store.backend, store.store, store.remote_id, plan.plan_id,
+                                     action.index, action.kind)
                 try:
                     response = await provider.execute(store, action)
                 except OutcomeUnknown as exc:
@@ -109,6 +116,8 @@ async def _apply_store(plan: Plan, store: StorePlan, provider: Provider, state: 
                     notify(store, action, "unknown")
                     return result
                 except BackendError as exc:
+                    # A definite refusal: the backend did not take it, so nothing is in flight.
+                    state.clear_in_flight(store.backend, store.store)
                     result.status, result.message = "failed", f"action {action.index} ({action.kind}): {exc}"
                     notify(store, action, "failed")
                     return result
@@ -138,4 +147,17 @@ async def _apply_store(plan: Plan, store: StorePlan, provider: Provider, state: 
             notify(store, None, "failed")
             return result
         finally:
+            keeper.cancel()
             state.release(store.backend, store.store, owner)
+
+
+async def _keep_lease(state: StateStore, backend: str, store: str, owner: str,
+                      every: float | None = None) -> None:
+    """Renew the lease every third of its length while the store's apply runs."""
+    interval = every if every is not None else LEASE.total_seconds() / 3
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            state.renew(backend, store, owner, LEASE)
+        except Exception:  # a failed renewal is retried at the next tick; the apply goes on
+            log.warning("could not renew the lease of %s/%s", backend, store, exc_info=True)

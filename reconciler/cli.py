@@ -75,15 +75,30 @@ def selector_options(command: Callable) -> Callable:
         click.option("--exclude-store", "exclude_stores", multiple=True, metavar="ID", help="Leave these stores out."),
         click.option("--full", is_flag=True, help="Take the full path for every selected store."),
         click.option("--refresh/--no-refresh", default=True, help="Read live state from backends that can be read."),
+        click.option("--shard", "shard", default=None, metavar="I/N", callback=_parse_shard,
+                     help="Only the stores in shard I of N (a stable hash of backend/store), for a CI matrix."),
     ]
     for option in reversed(options):
         command = option(command)
     return command
 
 
-def _plan_options(backends, exclude_backends, stores, exclude_stores, full, refresh) -> PlanOptions:
+def _parse_shard(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    index, slash, count = value.partition("/")
+    try:
+        shard = (int(index), int(count)) if slash else None
+    except ValueError:
+        shard = None
+    if shard is None or shard[1] < 1 or not 1 <= shard[0] <= shard[1]:
+        raise click.BadParameter(f"{value!r} is not I/N with 1 <= I <= N (for example 2/4)")
+    return shard
+
+
+def _plan_options(backends, exclude_backends, stores, exclude_stores, full, refresh, shard=None) -> PlanOptions:
     return PlanOptions(full=full, refresh=refresh, selector=Selector(
-        tuple(backends), tuple(exclude_backends), tuple(stores), tuple(exclude_stores)))
+        tuple(backends), tuple(exclude_backends), tuple(stores), tuple(exclude_stores), shard))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -118,11 +133,19 @@ def validate(session: Session) -> None:
 @click.option("--force", is_flag=True, help="Do not refuse the plan on safety thresholds.")
 @click.option("--price-alert", type=click.FloatRange(0), default=None, metavar="SHARE",
               help="In markdown, call out prices moving by more than SHARE (default 0.2).")
+@click.option("--refresh-only", is_flag=True,
+              help="Report what changed in the backends since the last apply (drift); propose no writes.")
 @click.pass_obj
 @handles_errors
 def plan(session: Session, out: Path | None, fmt: str, detailed_exitcode: bool, force: bool,
-         price_alert: float | None, **selectors: Any) -> None:
+         price_alert: float | None, refresh_only: bool, **selectors: Any) -> None:
     """Show what apply would change, and how many requests it would take."""
+    if refresh_only:
+        if out is not None or not selectors["refresh"] or selectors["full"]:
+            raise click.UsageError("--refresh-only reads the backends and writes no plan: "
+                                   "it does not combine with --out, --no-refresh or --full")
+        _drift(session, fmt, detailed_exitcode, selectors)
+        return
     validated = session.validated()
     state = session.state(validated)
     try:
@@ -137,6 +160,28 @@ def plan(session: Session, out: Path | None, fmt: str, detailed_exitcode: bool, 
     the_plan.check_safety(force)
     if detailed_exitcode and the_plan.has_changes:
         sys.exit(EXIT_CHANGES)
+
+
+def _drift(session: Session, fmt: str, detailed_exitcode: bool, selectors: dict[str, Any]) -> None:
+    from .drift import drift_report, render_drift
+
+    validated = session.validated()
+    state = session.state(validated)
+    try:
+        report = asyncio.run(_closing_providers(validated, drift_report(validated, state, _plan_options(**selectors))))
+    finally:
+        state.close()
+    click.echo(render_drift(report, fmt))
+    if detailed_exitcode and report.has_drift:
+        sys.exit(EXIT_CHANGES)
+
+
+async def _closing_providers(validated: Validated, work: Any) -> Any:
+    try:
+        return await work
+    finally:
+        for provider in validated.providers.values():
+            await provider.close()
 
 
 async def _make_plan(validated: Validated, state: StateStore, options: PlanOptions) -> Plan:

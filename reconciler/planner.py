@@ -29,11 +29,14 @@ class Selector:
     exclude_backends: tuple[str, ...] = ()
     stores: tuple[str, ...] = ()
     exclude_stores: tuple[str, ...] = ()
+    shard: tuple[int, int] | None = None  # (I, N), 1-based: only stores that hash to I
 
     def selects(self, backend: str, store: str) -> bool:
         def match(value: str, patterns: tuple[str, ...]) -> bool:
             return any(fnmatchcase(value, p) for p in patterns)
 
+        if self.shard is not None and shard_of(backend, store, self.shard[1]) != self.shard[0]:
+            return False
         if self.backends and not match(backend, self.backends):
             return False
         if self.stores and not match(store, self.stores):
@@ -41,7 +44,21 @@ class Selector:
         return not match(backend, self.exclude_backends) and not match(store, self.exclude_stores)
 
     def describe(self) -> dict[str, list[str]]:
-        return {k: list(v) for k, v in self.__dict__.items() if v}
+        described = {k: list(v) for k, v in self.__dict__.items() if v and k != "shard"}
+        if self.shard is not None:
+            described["shard"] = [f"{self.shard[0]}/{self.shard[1]}"]
+        return described
+
+
+def shard_of(backend: str, store: str, count: int) -> int:
+    """The 1-based shard of a (backend, store) among `count`.
+
+    A hash of the text "backend/store", not Python's hash(), which is salted per process:
+    every CI job of a matrix must compute the same split, so N jobs cover every store
+    exactly once.
+    """
+    digest = hashlib.sha256(f"{backend}/{store}".encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % count + 1
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-SCHEMA_VERSION = 1
+# 2: stores.in_flight, the action an apply was sending (set before, cleared after).
+SCHEMA_VERSION = 2
 
 
 def now_utc() -> datetime:
@@ -47,8 +48,14 @@ class StoreState:
     serial: int
     plan_id: str | None
     action_index: int | None  # last action of plan_id recorded
-    unknown: str | None  # why the last outcome is unknown; the next plan goes full
+    unknown: str | None  # why the last outcome is unknown (or an interrupted send); the next plan goes full
     updated_at: str
+    in_flight: str | None = None  # the action being sent when the apply stopped, if it never returned
+
+
+def interrupted_reason(in_flight: str) -> str:
+    """What an in-flight mark found at read time means: the process died mid-request."""
+    return f"the apply stopped while {in_flight} was in flight; whether the backend took it is unknown"
 
 
 @dataclass(frozen=True)
@@ -144,6 +151,18 @@ class StateStore(StateView):
 
     @abstractmethod
     def mark_unknown(self, backend: str, store: str, remote_id: str, reason: str, plan_id: str, action_index: int) -> None: ...
+
+    @abstractmethod
+    def mark_in_flight(self, backend: str, store: str, remote_id: str, plan_id: str, action_index: int,
+                       action_kind: str) -> None:
+        """Say an action is about to be sent. Kept until `record`, `mark_unknown` or
+        `clear_in_flight`: a process killed mid-request leaves it, and readers then see
+        the store as unknown (the next plan takes the full path; a resume of the same
+        plan refuses an action that is not safe to re-send)."""
+
+    @abstractmethod
+    def clear_in_flight(self, backend: str, store: str) -> None:
+        """The action came back with a definite failure: nothing changed in the backend."""
 
     @abstractmethod
     def close(self) -> None: ...

@@ -9,7 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ReconcilerError
-from .base import SCHEMA_VERSION, Lock, Observation, StateStore, StoreState, now_utc
+from .base import SCHEMA_VERSION, Lock, Observation, StateStore, StoreState, interrupted_reason, now_utc
+
+_STORE_COLUMNS = ("backend, store, remote_id, meta, resources, fingerprint, serial, plan_id, "
+                  "action_index, unknown, updated_at, in_flight")
+
+# Per schema version, what brings a store of the version before it up to date.
+_MIGRATIONS = {2: ["ALTER TABLE stores ADD COLUMN in_flight TEXT"]}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -17,7 +23,7 @@ CREATE TABLE IF NOT EXISTS stores (
     backend TEXT NOT NULL, store TEXT NOT NULL, remote_id TEXT NOT NULL,
     meta TEXT NOT NULL, resources TEXT NOT NULL, fingerprint TEXT NOT NULL,
     serial INTEGER NOT NULL, plan_id TEXT, action_index INTEGER, unknown TEXT,
-    updated_at TEXT NOT NULL, PRIMARY KEY (backend, store));
+    updated_at TEXT NOT NULL, in_flight TEXT, PRIMARY KEY (backend, store));
 CREATE TABLE IF NOT EXISTS locks (
     backend TEXT NOT NULL, store TEXT NOT NULL, owner TEXT NOT NULL,
     acquired_at TEXT NOT NULL, expires_at TEXT NOT NULL, PRIMARY KEY (backend, store));
@@ -57,6 +63,11 @@ class SQLiteStateStore(StateStore):
                     f"state at {self.path} has schema {row[0]}, newer than this reconciler knows "
                     f"({SCHEMA_VERSION}); upgrade the reconciler"
                 )
+            elif int(row[0]) < SCHEMA_VERSION:
+                for version in range(int(row[0]) + 1, SCHEMA_VERSION + 1):
+                    for statement in _MIGRATIONS.get(version, []):
+                        self._db.execute(statement)
+                self._db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
 
     def _tx(self):
         db = self._db
@@ -73,12 +84,12 @@ class SQLiteStateStore(StateStore):
     # -- view ---------------------------------------------------------------------------------
     def get(self, backend: str, store: str) -> StoreState | None:
         row = self._db.execute(
-            "SELECT * FROM stores WHERE backend=? AND store=?", (backend, store)
+            f"SELECT {_STORE_COLUMNS} FROM stores WHERE backend=? AND store=?", (backend, store)
         ).fetchone()
         return self._row(row) if row else None
 
     def all(self) -> list[StoreState]:
-        rows = self._db.execute("SELECT * FROM stores ORDER BY backend, store").fetchall()
+        rows = self._db.execute(f"SELECT {_STORE_COLUMNS} FROM stores ORDER BY backend, store").fetchall()
         return [self._row(r) for r in rows]
 
     def locks(self) -> list[Lock]:
@@ -88,9 +99,11 @@ class SQLiteStateStore(StateStore):
     @staticmethod
     def _row(row: tuple) -> StoreState:
         (backend, store, remote_id, meta, resources, fingerprint, serial, plan_id,
-         action_index, unknown, updated_at) = row
+         action_index, unknown, updated_at, in_flight) = row
+        if in_flight and not unknown:
+            unknown = interrupted_reason(in_flight)
         return StoreState(backend, store, remote_id, json.loads(meta), json.loads(resources),
-                          fingerprint, serial, plan_id, action_index, unknown, updated_at)
+                          fingerprint, serial, plan_id, action_index, unknown, updated_at, in_flight)
 
     # -- locks --------------------------------------------------------------------------------
     def acquire(self, backend: str, store: str, owner: str, ttl: timedelta) -> Lock | None:
@@ -144,7 +157,7 @@ class SQLiteStateStore(StateStore):
                 )
             serial = current + 1
             self._db.execute(
-                "INSERT OR REPLACE INTO stores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+                f"INSERT OR REPLACE INTO stores ({_STORE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL)",
                 (backend, store, remote_id, _dump(meta), _dump(resources), fingerprint, serial,
                  plan_id, action_index, now),
             )
@@ -159,12 +172,13 @@ class SQLiteStateStore(StateStore):
         now = now_utc().isoformat()
         with self._tx():
             cursor = self._db.execute(
-                "UPDATE stores SET unknown=?, plan_id=?, action_index=?, updated_at=? WHERE backend=? AND store=?",
+                "UPDATE stores SET unknown=?, in_flight=NULL, plan_id=?, action_index=?, updated_at=?"
+                " WHERE backend=? AND store=?",
                 (reason, plan_id, action_index - 1, now, backend, store),
             )
             if cursor.rowcount == 0:
                 self._db.execute(
-                    "INSERT INTO stores VALUES (?, ?, ?, '{}', '{}', '', 0, ?, ?, ?, ?)",
+                    f"INSERT INTO stores ({_STORE_COLUMNS}) VALUES (?, ?, ?, '{{}}', '{{}}', '', 0, ?, ?, ?, ?, NULL)",
                     (backend, store, remote_id, plan_id, action_index - 1, reason, now),
                 )
             self._db.execute(
@@ -172,6 +186,29 @@ class SQLiteStateStore(StateStore):
                 " VALUES (?, ?, NULL, ?, ?, NULL, ?, NULL, ?)",
                 (backend, store, plan_id, action_index, f"unknown: {reason}", now),
             )
+
+    def mark_in_flight(self, backend, store, remote_id, plan_id, action_index, action_kind) -> None:
+        now = now_utc().isoformat()
+        mark = f"action {action_index} ({action_kind}) of plan {plan_id}, sent at {now}"
+        with self._tx():
+            # plan_id and action_index move as mark_unknown moves them, so a resume of the
+            # same plan sees this action as the next one and checks it is safe to re-send.
+            cursor = self._db.execute(
+                "UPDATE stores SET in_flight=?, plan_id=?, action_index=? WHERE backend=? AND store=?",
+                (mark, plan_id, action_index - 1, backend, store),
+            )
+            if cursor.rowcount == 0:
+                self._db.execute(
+                    f"INSERT INTO stores ({_STORE_COLUMNS}) VALUES (?, ?, ?, '{{}}', '{{}}', '', 0, ?, ?, NULL, ?, ?)",
+                    (backend, store, remote_id, plan_id, action_index - 1, now, mark),
+                )
+
+    def clear_in_flight(self, backend, store) -> None:
+        with self._tx():
+            # A row the mark itself created (nothing ever recorded) goes: no row means "never applied".
+            self._db.execute("DELETE FROM stores WHERE backend=? AND store=? AND serial=0 AND unknown IS NULL"
+                             " AND fingerprint=''", (backend, store))
+            self._db.execute("UPDATE stores SET in_flight=NULL WHERE backend=? AND store=?", (backend, store))
 
     # -- observations ---------------------------------------------------------------------------
     def observations(self, backend: str, store: str) -> list[Observation]:

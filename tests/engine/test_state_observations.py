@@ -10,8 +10,8 @@ from reconciler.provider import DesiredStore, Observed
 from reconciler.state import open_state
 
 
-def test_observations_merge_per_key_and_are_cleared_by_key_or_store(tmp_path):
-    state = open_state("sqlite:///s.db", tmp_path)
+def test_observations_merge_per_key_and_are_cleared_by_key_or_store(state_url, tmp_path):
+    state = open_state(state_url, tmp_path)
     state.record_observation("b", "st", "x", {"stock": "7"}, "2026-01-01 10:00:00", "webhook")
     state.record_observation("b", "st", "x", {"price": "2"}, "2026-01-01 10:01:00", "webhook")
     state.record_observation("b", "st", "y", {"stock": "1"}, "2026-01-01 10:02:00", "webhook")
@@ -23,13 +23,13 @@ def test_observations_merge_per_key_and_are_cleared_by_key_or_store(tmp_path):
     state.clear_observations("b", "st", None)
     assert state.observations("b", "st") == [] and len(state.observations("b", "other")) == 1
     state.close()
-    reopened = open_state("sqlite:///s.db", tmp_path)  # CREATE TABLE IF NOT EXISTS on an existing file
+    reopened = open_state(state_url, tmp_path)  # CREATE TABLE IF NOT EXISTS on an existing store
     assert len(reopened.observations("b", "other")) == 1
     reopened.close()
 
 
-def test_observations_overlay_the_snapshot_and_name_their_source(tmp_path):
-    state = open_state("sqlite:///s.db", tmp_path)
+def test_observations_overlay_the_snapshot_and_name_their_source(state_url, tmp_path):
+    state = open_state(state_url, tmp_path)
     state.record("b", "st", "r1", {}, {"x": {"stock": "12", "name": "X"}}, "fp", 0, "p1", 0, "sync", 10)
     row = state.get("b", "st")
     assert _observed_from_state(row, state.observations("b", "st")).source == "state"

@@ -1,0 +1,305 @@
+"""PostgreSQL state, for teams and CI: many processes on many machines share one store.
+
+Behaves exactly like the SQLite store. Concurrency: every write runs in one transaction
+that first takes a transaction-scoped advisory lock for its (backend, store), so two
+processes writing the same store serialize (a row lock alone cannot cover the first
+insert of a row that does not exist yet); the serial check then reads under
+SELECT ... FOR UPDATE. Schema creation and migration take a global advisory lock so two
+jobs starting at once do not race on CREATE TABLE.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from ..errors import ReconcilerError
+from .base import SCHEMA_VERSION, Lock, Observation, StateStore, StoreState, interrupted_reason, now_utc
+from .sqlite import StateConflict  # one exception type, whatever the store
+
+try:  # imported lazily in effect: only PostgreSQL users need the driver to work
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+except ImportError:  # pragma: no cover - psycopg is a dependency; this is for broken installs
+    psycopg = None
+
+# The one-key (bigint) advisory lock space is separate from the two-key one per store.
+_MIGRATION_LOCK = 7_311_942_001
+
+_SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS stores (
+        backend TEXT NOT NULL, store TEXT NOT NULL, remote_id TEXT NOT NULL,
+        meta TEXT NOT NULL, resources TEXT NOT NULL, fingerprint TEXT NOT NULL,
+        serial BIGINT NOT NULL, plan_id TEXT, action_index INTEGER, unknown TEXT,
+        updated_at TEXT NOT NULL, in_flight TEXT, PRIMARY KEY (backend, store))""",
+    """CREATE TABLE IF NOT EXISTS locks (
+        backend TEXT NOT NULL, store TEXT NOT NULL, owner TEXT NOT NULL,
+        acquired_at TEXT NOT NULL, expires_at TEXT NOT NULL, PRIMARY KEY (backend, store))""",
+    """CREATE TABLE IF NOT EXISTS history (
+        id BIGSERIAL PRIMARY KEY, backend TEXT NOT NULL, store TEXT NOT NULL,
+        serial BIGINT, plan_id TEXT, action_index INTEGER, action_kind TEXT, outcome TEXT NOT NULL,
+        request_bytes BIGINT, at TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS observations (
+        backend TEXT NOT NULL, store TEXT NOT NULL, key TEXT NOT NULL, fields TEXT NOT NULL,
+        observed_at TEXT NOT NULL, source TEXT NOT NULL, recorded_at TEXT NOT NULL,
+        PRIMARY KEY (backend, store, key))""",
+]
+
+_STORE_COLUMNS = ("backend, store, remote_id, meta, resources, fingerprint, serial, plan_id, "
+                  "action_index, unknown, updated_at, in_flight")
+
+# Per schema version, what brings a store of the version before it up to date.
+_MIGRATIONS = {2: ["ALTER TABLE stores ADD COLUMN IF NOT EXISTS in_flight TEXT"]}
+
+
+def describe(url: str) -> str:
+    """host:port/db of a URL, for messages: never the user's password."""
+    try:
+        parts = conninfo_to_dict(url)
+    except Exception:
+        return "the PostgreSQL state database (unparsable URL)"
+    host = parts.get("host") or "localhost"
+    port = f":{parts['port']}" if parts.get("port") else ""
+    return f"{host}{port}/{parts.get('dbname') or parts.get('user') or ''}"
+
+
+class PostgresStateStore(StateStore):
+    def __init__(self, url: str):
+        if psycopg is None:
+            raise ReconcilerError("PostgreSQL state needs the psycopg package: pip install 'psycopg[binary]'")
+        self.where = describe(url)
+        try:
+            # autocommit: reads see the latest committed rows; writes open explicit transactions.
+            self._db = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            # The driver's text names host, port and user but may echo the conninfo; keep
+            # only its first line and scrub the password to be sure.
+            raise ReconcilerError(
+                f"cannot connect to the PostgreSQL state at {self.where}: {_scrub(str(exc), url)}"
+            ) from None
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._db.transaction():
+            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            for statement in _SCHEMA:
+                self._db.execute(statement)
+            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is None:
+                self._db.execute("INSERT INTO meta VALUES ('schema_version', %s)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise ReconcilerError(
+                    f"state at {self.where} has schema {row[0]}, newer than this reconciler knows "
+                    f"({SCHEMA_VERSION}); upgrade the reconciler"
+                )
+            elif int(row[0]) < SCHEMA_VERSION:
+                for version in range(int(row[0]) + 1, SCHEMA_VERSION + 1):
+                    for statement in _MIGRATIONS.get(version, []):
+                        self._db.execute(statement)
+                self._db.execute("UPDATE meta SET value=%s WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+
+    def _store_tx(self, backend: str, store: str):
+        """A transaction holding the (backend, store) write lock until it ends."""
+        db = self._db
+
+        class _Tx:
+            def __enter__(self):
+                self._tx = db.transaction()
+                self._tx.__enter__()
+                db.execute("SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))", (backend, store))
+
+            def __exit__(self, kind, exc, tb):
+                return self._tx.__exit__(kind, exc, tb)
+
+        return _Tx()
+
+    # -- view ---------------------------------------------------------------------------------
+    def get(self, backend: str, store: str) -> StoreState | None:
+        row = self._db.execute(
+            f"SELECT {_STORE_COLUMNS} FROM stores WHERE backend=%s AND store=%s", (backend, store)
+        ).fetchone()
+        return _row(row) if row else None
+
+    def all(self) -> list[StoreState]:
+        rows = self._db.execute(f"SELECT {_STORE_COLUMNS} FROM stores ORDER BY backend, store").fetchall()
+        return [_row(r) for r in rows]
+
+    def locks(self) -> list[Lock]:
+        rows = self._db.execute(
+            "SELECT backend, store, owner, acquired_at, expires_at FROM locks ORDER BY backend, store"
+        ).fetchall()
+        return [Lock(*r) for r in rows]
+
+    # -- locks --------------------------------------------------------------------------------
+    def acquire(self, backend: str, store: str, owner: str, ttl: timedelta) -> Lock | None:
+        now = now_utc()
+        with self._store_tx(backend, store):
+            row = self._db.execute(
+                "SELECT backend, store, owner, acquired_at, expires_at FROM locks"
+                " WHERE backend=%s AND store=%s FOR UPDATE", (backend, store),
+            ).fetchone()
+            if row is not None:
+                held = Lock(*row)
+                if not held.expired and held.owner != owner:
+                    return held
+            self._db.execute(
+                "INSERT INTO locks VALUES (%s, %s, %s, %s, %s) ON CONFLICT (backend, store) DO UPDATE"
+                " SET owner=EXCLUDED.owner, acquired_at=EXCLUDED.acquired_at, expires_at=EXCLUDED.expires_at",
+                (backend, store, owner, now.isoformat(), (now + ttl).isoformat()),
+            )
+        return None
+
+    def renew(self, backend: str, store: str, owner: str, ttl: timedelta) -> bool:
+        with self._store_tx(backend, store):
+            cursor = self._db.execute(
+                "UPDATE locks SET expires_at=%s WHERE backend=%s AND store=%s AND owner=%s",
+                ((now_utc() + ttl).isoformat(), backend, store, owner),
+            )
+        return cursor.rowcount == 1
+
+    def release(self, backend: str, store: str, owner: str | None = None) -> bool:
+        with self._store_tx(backend, store):
+            if owner is None:
+                cursor = self._db.execute("DELETE FROM locks WHERE backend=%s AND store=%s", (backend, store))
+            else:
+                cursor = self._db.execute(
+                    "DELETE FROM locks WHERE backend=%s AND store=%s AND owner=%s", (backend, store, owner)
+                )
+        return cursor.rowcount == 1
+
+    # -- writes -------------------------------------------------------------------------------
+    def record(self, backend, store, remote_id, meta, resources, fingerprint, expected_serial,
+               plan_id, action_index, action_kind, request_bytes) -> int:
+        now = now_utc().isoformat()
+        with self._store_tx(backend, store):
+            row = self._db.execute(
+                "SELECT serial FROM stores WHERE backend=%s AND store=%s FOR UPDATE", (backend, store)
+            ).fetchone()
+            current = row[0] if row else 0
+            if current != expected_serial:
+                raise StateConflict(
+                    f"state of {backend}/{store} moved to serial {current} while this apply "
+                    f"expected {expected_serial}; someone else applied it. Plan again."
+                )
+            serial = current + 1
+            self._db.execute(
+                f"INSERT INTO stores ({_STORE_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, NULL, %s, NULL)"
+                " ON CONFLICT (backend, store) DO UPDATE SET remote_id=EXCLUDED.remote_id, meta=EXCLUDED.meta,"
+                " resources=EXCLUDED.resources, fingerprint=EXCLUDED.fingerprint, serial=EXCLUDED.serial,"
+                " plan_id=EXCLUDED.plan_id, action_index=EXCLUDED.action_index, unknown=NULL, in_flight=NULL,"
+                " updated_at=EXCLUDED.updated_at",
+                (backend, store, remote_id, _dump(meta), _dump(resources), fingerprint, serial,
+                 plan_id, action_index, now),
+            )
+            self._history(backend, store, serial, plan_id, action_index, action_kind, "applied", request_bytes, now)
+        return serial
+
+    def mark_unknown(self, backend, store, remote_id, reason, plan_id, action_index) -> None:
+        now = now_utc().isoformat()
+        with self._store_tx(backend, store):
+            cursor = self._db.execute(
+                "UPDATE stores SET unknown=%s, in_flight=NULL, plan_id=%s, action_index=%s, updated_at=%s"
+                " WHERE backend=%s AND store=%s",
+                (reason, plan_id, action_index - 1, now, backend, store),
+            )
+            if cursor.rowcount == 0:
+                self._db.execute(
+                    f"INSERT INTO stores ({_STORE_COLUMNS}) VALUES (%s, %s, %s, '{{}}', '{{}}', '', 0, %s, %s, %s, %s, NULL)",
+                    (backend, store, remote_id, plan_id, action_index - 1, reason, now),
+                )
+            self._history(backend, store, None, plan_id, action_index, None, f"unknown: {reason}", None, now)
+
+    def mark_in_flight(self, backend, store, remote_id, plan_id, action_index, action_kind) -> None:
+        now = now_utc().isoformat()
+        mark = f"action {action_index} ({action_kind}) of plan {plan_id}, sent at {now}"
+        with self._store_tx(backend, store):
+            # plan_id and action_index move as mark_unknown moves them, so a resume of the
+            # same plan sees this action as the next one and checks it is safe to re-send.
+            cursor = self._db.execute(
+                "UPDATE stores SET in_flight=%s, plan_id=%s, action_index=%s WHERE backend=%s AND store=%s",
+                (mark, plan_id, action_index - 1, backend, store),
+            )
+            if cursor.rowcount == 0:
+                self._db.execute(
+                    f"INSERT INTO stores ({_STORE_COLUMNS}) VALUES (%s, %s, %s, '{{}}', '{{}}', '', 0, %s, %s, NULL, %s, %s)",
+                    (backend, store, remote_id, plan_id, action_index - 1, now, mark),
+                )
+
+    def clear_in_flight(self, backend, store) -> None:
+        with self._store_tx(backend, store):
+            # A row the mark itself created (nothing ever recorded) goes: no row means "never applied".
+            self._db.execute("DELETE FROM stores WHERE backend=%s AND store=%s AND serial=0 AND unknown IS NULL"
+                             " AND fingerprint=''", (backend, store))
+            self._db.execute("UPDATE stores SET in_flight=NULL WHERE backend=%s AND store=%s", (backend, store))
+
+    def _history(self, backend, store, serial, plan_id, action_index, action_kind, outcome, request_bytes, at) -> None:
+        self._db.execute(
+            "INSERT INTO history (backend, store, serial, plan_id, action_index, action_kind, outcome,"
+            " request_bytes, at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (backend, store, serial, plan_id, action_index, action_kind, outcome, request_bytes, at),
+        )
+
+    # -- observations ---------------------------------------------------------------------------
+    def observations(self, backend: str, store: str) -> list[Observation]:
+        rows = self._db.execute(
+            "SELECT backend, store, key, fields, observed_at, source, recorded_at FROM observations"
+            " WHERE backend=%s AND store=%s ORDER BY key", (backend, store),
+        ).fetchall()
+        return [Observation(b, s, k, json.loads(f), o, src, r) for b, s, k, f, o, src, r in rows]
+
+    def record_observation(self, backend, store, key, fields, observed_at, source) -> None:
+        with self._store_tx(backend, store):
+            row = self._db.execute(
+                "SELECT fields FROM observations WHERE backend=%s AND store=%s AND key=%s FOR UPDATE",
+                (backend, store, key),
+            ).fetchone()
+            merged = {**(json.loads(row[0]) if row else {}), **fields}
+            self._db.execute(
+                "INSERT INTO observations VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (backend, store, key)"
+                " DO UPDATE SET fields=EXCLUDED.fields, observed_at=EXCLUDED.observed_at,"
+                " source=EXCLUDED.source, recorded_at=EXCLUDED.recorded_at",
+                (backend, store, key, _dump(merged), observed_at, source, now_utc().isoformat()),
+            )
+
+    def clear_observations(self, backend, store, keys) -> None:
+        with self._store_tx(backend, store):
+            if keys is None:
+                self._db.execute("DELETE FROM observations WHERE backend=%s AND store=%s", (backend, store))
+            elif keys:
+                self._db.execute("DELETE FROM observations WHERE backend=%s AND store=%s AND key = ANY(%s)",
+                                 (backend, store, list(keys)))
+
+    def history(self, backend: str, store: str) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT serial, plan_id, action_index, action_kind, outcome, request_bytes, at FROM history"
+            " WHERE backend=%s AND store=%s ORDER BY id", (backend, store),
+        ).fetchall()
+        keys = ("serial", "plan_id", "action_index", "action_kind", "outcome", "request_bytes", "at")
+        return [dict(zip(keys, r)) for r in rows]
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _row(row: tuple) -> StoreState:
+    (backend, store, remote_id, meta, resources, fingerprint, serial, plan_id,
+     action_index, unknown, updated_at, in_flight) = row
+    if in_flight and not unknown:
+        unknown = interrupted_reason(in_flight)
+    return StoreState(backend, store, remote_id, json.loads(meta), json.loads(resources),
+                      fingerprint, serial, plan_id, action_index, unknown, updated_at, in_flight)
+
+
+def _scrub(message: str, url: str) -> str:
+    first = message.strip().splitlines()[0] if message.strip() else "connection failed"
+    try:
+        password = conninfo_to_dict(url).get("password")
+    except Exception:
+        password = None
+    return first.replace(password, "***") if password else first
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
