@@ -19,6 +19,20 @@ from typing import Any
 SCHEMA_VERSION = 2
 
 
+def versions_to_apply(found: str | None, where: str) -> range | None:
+    """Schema migrations a store at version `found` needs: None for a new store (write
+    the current version), a range of versions to apply (often empty); a newer schema
+    than this reconciler knows is refused."""
+    if found is None:
+        return None
+    if int(found) > SCHEMA_VERSION:
+        from ..errors import ReconcilerError
+
+        raise ReconcilerError(f"state at {where} has schema {found}, newer than this reconciler knows "
+                              f"({SCHEMA_VERSION}); upgrade the reconciler")
+    return range(int(found) + 1, SCHEMA_VERSION + 1)
+
+
 def now_utc() -> datetime:
     return datetime.now(timezone.utc).replace(microsecond=0)
 

@@ -15,7 +15,16 @@ from datetime import timedelta
 from typing import Any
 
 from ..errors import ReconcilerError
-from .base import SCHEMA_VERSION, Lock, Observation, StateStore, StoreState, interrupted_reason, now_utc
+from .base import (
+    SCHEMA_VERSION,
+    Lock,
+    Observation,
+    StateStore,
+    StoreState,
+    interrupted_reason,
+    now_utc,
+    versions_to_apply,
+)
 from .sqlite import StateConflict  # one exception type, whatever the store
 
 try:  # imported lazily in effect: only PostgreSQL users need the driver to work
@@ -87,15 +96,11 @@ class PostgresStateStore(StateStore):
             for statement in _SCHEMA:
                 self._db.execute(statement)
             row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            if row is None:
+            pending = versions_to_apply(row[0] if row else None, self.where)
+            if pending is None:
                 self._db.execute("INSERT INTO meta VALUES ('schema_version', %s)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) > SCHEMA_VERSION:
-                raise ReconcilerError(
-                    f"state at {self.where} has schema {row[0]}, newer than this reconciler knows "
-                    f"({SCHEMA_VERSION}); upgrade the reconciler"
-                )
-            elif int(row[0]) < SCHEMA_VERSION:
-                for version in range(int(row[0]) + 1, SCHEMA_VERSION + 1):
+            elif pending:
+                for version in pending:
                     for statement in _MIGRATIONS.get(version, []):
                         self._db.execute(statement)
                 self._db.execute("UPDATE meta SET value=%s WHERE key='schema_version'", (str(SCHEMA_VERSION),))

@@ -9,7 +9,16 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ReconcilerError
-from .base import SCHEMA_VERSION, Lock, Observation, StateStore, StoreState, interrupted_reason, now_utc
+from .base import (
+    SCHEMA_VERSION,
+    Lock,
+    Observation,
+    StateStore,
+    StoreState,
+    interrupted_reason,
+    now_utc,
+    versions_to_apply,
+)
 
 _STORE_COLUMNS = ("backend, store, remote_id, meta, resources, fingerprint, serial, plan_id, "
                   "action_index, unknown, updated_at, in_flight")
@@ -56,15 +65,11 @@ class SQLiteStateStore(StateStore):
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 self._db.execute(statement)
             row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            if row is None:
+            pending = versions_to_apply(row[0] if row else None, str(self.path))
+            if pending is None:
                 self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) > SCHEMA_VERSION:
-                raise ReconcilerError(
-                    f"state at {self.path} has schema {row[0]}, newer than this reconciler knows "
-                    f"({SCHEMA_VERSION}); upgrade the reconciler"
-                )
-            elif int(row[0]) < SCHEMA_VERSION:
-                for version in range(int(row[0]) + 1, SCHEMA_VERSION + 1):
+            elif pending:
+                for version in pending:
                     for statement in _MIGRATIONS.get(version, []):
                         self._db.execute(statement)
                 self._db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
