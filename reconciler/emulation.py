@@ -9,8 +9,12 @@ network produces (read timeouts, connections dropped mid-response).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 import httpx
@@ -176,4 +180,43 @@ def faults_endpoint(queue: FaultQueue) -> Callable[[Any], Awaitable[Any]]:
         return JSONResponse([f.to_dict() for f in queue.pending])
 
     return endpoint
+
+
+class JsonFile:
+    """An emulator's data file, shared by the processes of one project (plan, apply,
+    `emulate`): atomic saves (mode 0600, it may hold keys), and a reload whenever another
+    process has saved since (os.replace gives every save a new inode)."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self._stamp: tuple[int, int] | None = None
+
+    def load_if_changed(self) -> dict[str, Any] | None:
+        if self.path is None:
+            return None
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return None
+        stamp = (stat.st_ino, stat.st_mtime_ns)
+        if stamp == self._stamp:
+            return None
+        self._stamp = stamp
+        return json.loads(self.path.read_text("utf-8"))
+
+    def save(self, data: dict[str, Any]) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(data, handle, ensure_ascii=False)
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        stat = self.path.stat()
+        self._stamp = (stat.st_ino, stat.st_mtime_ns)
 

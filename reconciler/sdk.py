@@ -3,6 +3,7 @@
 
 from .diff import FieldChange, ResourceChange
 from .emulation import (
+    JsonFile,
     ConnectionDropped,
     DroppedConnection,
     Fault,
@@ -34,6 +35,7 @@ from .provider import (
 )
 
 __all__ = [
+    "JsonFile",
     "BackendSettings", "EMULATOR_URL",
     "Action", "BackendError", "CompileRequest", "ConnectionDropped", "Cost", "DesiredStore",
     "DroppedConnection", "Effect", "encode_body", "Fault", "FaultQueue", "faults_endpoint",

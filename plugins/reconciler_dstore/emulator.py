@@ -25,12 +25,9 @@ store's whole catalog. Where the document is silent, the emulator picks one beha
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -42,7 +39,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Scope
 
-from reconciler.sdk import DroppedConnection, FaultQueue, Hang, faults_endpoint
+from reconciler.sdk import DroppedConnection, FaultQueue, Hang, JsonFile, faults_endpoint
 from reconciler_dstore import signing
 
 SYNC_PRODUCT_PATH = "/v2/pos/syncProduct"
@@ -376,7 +373,7 @@ class DStoreEmulator:
         self.verify_signatures = verify_signatures
         self.faults = FaultQueue()
         self._state = _empty_state()
-        self._file_stamp: tuple[int, int] | None = None
+        self._file = JsonFile(self.path)
         self._gateway_key: Any = None
         self._app: Starlette | None = None
         self._refresh()
@@ -384,36 +381,13 @@ class DStoreEmulator:
     # persistence
 
     def _refresh(self) -> None:
-        if self.path is None:
-            return
-        try:
-            stat = self.path.stat()
-        except FileNotFoundError:
-            return
-        # os.replace gives every save a new inode, so this notices other processes' saves.
-        stamp = (stat.st_ino, stat.st_mtime_ns)
-        if stamp != self._file_stamp:
-            self._state = {**_empty_state(), **json.loads(self.path.read_text("utf-8"))}
+        data = self._file.load_if_changed()
+        if data is not None:
+            self._state = {**_empty_state(), **data}
             self._gateway_key = None
-            self._file_stamp = stamp
 
     def _save(self) -> None:
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
-        )
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as tmp_file:
-                json.dump(self._state, tmp_file)
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        stat = self.path.stat()
-        self._file_stamp = (stat.st_ino, stat.st_mtime_ns)
+        self._file.save(self._state)
 
     # keys and clients
 

@@ -30,12 +30,9 @@ silent, the emulator picks one behaviour:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import json
-import os
 import secrets
-import tempfile
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -45,7 +42,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from reconciler.sdk import DroppedConnection, FaultQueue, Hang, faults_endpoint
+from reconciler.sdk import DroppedConnection, FaultQueue, Hang, JsonFile, faults_endpoint
 
 from .mapping import API, LOGIN_PATH
 
@@ -163,7 +160,7 @@ class TipsiEmulator:
         self.login_fields = tuple(login_fields)
         self.faults = FaultQueue()
         self._state = _empty_state()
-        self._file_stamp: tuple[int, int] | None = None
+        self._file = JsonFile(self.path)
         self._app: Starlette | None = None
         self._refresh()
         if seed is not None and (self.path is None or not self.path.exists()):
@@ -172,32 +169,12 @@ class TipsiEmulator:
     # persistence
 
     def _refresh(self) -> None:
-        if self.path is None:
-            return
-        try:
-            stat = self.path.stat()
-        except FileNotFoundError:
-            return
-        stamp = (stat.st_ino, stat.st_mtime_ns)
-        if stamp != self._file_stamp:
-            self._state = {**_empty_state(), **json.loads(self.path.read_text("utf-8"))}
-            self._file_stamp = stamp
+        data = self._file.load_if_changed()
+        if data is not None:
+            self._state = {**_empty_state(), **data}
 
     def _save(self) -> None:
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(self._state, handle)
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        stat = self.path.stat()
-        self._file_stamp = (stat.st_ino, stat.st_mtime_ns)
+        self._file.save(self._state)
 
     def load_seed(self, seed: Path | dict) -> None:
         """Items already in Tipsi before the reconciler's first call (matched ones)."""

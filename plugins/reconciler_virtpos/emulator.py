@@ -29,11 +29,8 @@ It follows the VirtPOS document and API-FACTS section 4. Where both are silent:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import json
-import os
-import tempfile
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -46,7 +43,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from reconciler.sdk import ConnectionDropped, Fault, FaultQueue
+from reconciler.sdk import ConnectionDropped, Fault, FaultQueue, JsonFile
 
 from .mapping import ITEM_PATH, STORE_PATH, UPDATE_PATH, VERSION_PATH, ZERO_PATH
 
@@ -73,39 +70,19 @@ class VirtPOSEmulator:
         self.path = Path(path) if path is not None else None
         self.faults = FaultQueue()
         self._state = _empty_state()
-        self._file_stamp: tuple[int, int] | None = None
+        self._file = JsonFile(self.path)
         self._app: Starlette | None = None
         self._refresh()
 
     # persistence
 
     def _refresh(self) -> None:
-        if self.path is None:
-            return
-        try:
-            stat = self.path.stat()
-        except FileNotFoundError:
-            return
-        stamp = (stat.st_ino, stat.st_mtime_ns)
-        if stamp != self._file_stamp:
-            self._state = {**_empty_state(), **json.loads(self.path.read_text("utf-8"))}
-            self._file_stamp = stamp
+        data = self._file.load_if_changed()
+        if data is not None:
+            self._state = {**_empty_state(), **data}
 
     def _save(self) -> None:
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(self._state, handle, ensure_ascii=False)
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        stat = self.path.stat()
-        self._file_stamp = (stat.st_ino, stat.st_mtime_ns)
+        self._file.save(self._state)
 
     # set-up and inspection
 
