@@ -41,9 +41,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
 
-from reconciler.sdk import ConnectionDropped, Fault, FaultQueue, JsonFile
+from reconciler.sdk import DroppedConnection, FaultQueue, Hang, JsonFile, faults_endpoint
 
 from .mapping import ITEM_PATH, STORE_PATH, UPDATE_PATH, VERSION_PATH, ZERO_PATH
 
@@ -333,37 +332,6 @@ def to_xml(answer: dict[str, Any]) -> bytes:
     return ('<?xml version="1.0" encoding="UTF-8"?>\n' + element("root", answer)).encode("utf-8")
 
 
-async def _until_disconnected(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
-
-
-class _DroppedConnection:
-    """Starts a 200 answer, sends part of it and cuts the connection."""
-
-    def __init__(self, body: bytes = b"") -> None:
-        self.body = body
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        partial = self.body[: len(self.body) // 2]
-        await send({"type": "http.response.start", "status": 200, "headers": [
-            (b"content-length", str(max(len(self.body), len(partial) + 1)).encode("ascii"))]})
-        if partial:
-            await send({"type": "http.response.body", "body": partial, "more_body": True})
-        raise ConnectionDropped("injected fault: connection dropped mid-response")
-
-
-class _Hang:
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await asyncio.wait_for(_until_disconnected(receive), timeout=self.seconds)
-        except asyncio.TimeoutError:
-            await _DroppedConnection()(scope, receive, send)
-
-
 def create_app(emulator: VirtPOSEmulator) -> Starlette:
     def render(answer: dict[str, Any], fmt: str, status: int = 200) -> Response:
         if fmt == "json":
@@ -402,8 +370,8 @@ def create_app(emulator: VirtPOSEmulator) -> Starlette:
             answer_bytes = to_xml(run())
         emulator.log(record)
         if fault.kind == "timeout":
-            return _Hang(fault.seconds or 3600)
-        return _DroppedConnection(answer_bytes)
+            return Hang(fault.seconds or 3600)
+        return DroppedConnection(answer_bytes)
 
     async def stock(request: Request) -> Response:
         return JSONResponse(emulator.stock(request.path_params["warehouse_id"]))
@@ -427,17 +395,7 @@ def create_app(emulator: VirtPOSEmulator) -> Starlette:
     async def request_log(request: Request) -> Response:
         return JSONResponse(emulator.requests)
 
-    async def faults(request: Request) -> Response:
-        if request.method == "POST":
-            try:
-                fault = Fault(**await request.json())
-            except (TypeError, ValueError) as exc:
-                return JSONResponse({"error": str(exc)}, status_code=400)
-            emulator.faults.add(fault)
-            return JSONResponse(fault.to_dict(), status_code=201)
-        if request.method == "DELETE":
-            emulator.faults.clear()
-        return JSONResponse([f.to_dict() for f in emulator.faults.pending])
+    faults = faults_endpoint(emulator.faults)
 
     async def apikeys(request: Request) -> Response:
         try:
