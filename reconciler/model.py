@@ -80,7 +80,7 @@ class Supplier(Strict):
 
 
 class StockEntry(Strict):
-    """Stock with lot details, for backends that track them (VirtPOS)."""
+    """Stock with lot details, for backends that track lots and dates."""
 
     quantity: Amount
     lot_number: StrictStr | None = None

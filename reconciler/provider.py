@@ -179,6 +179,7 @@ class Provider(ABC):
         self.name = name
         self.settings = settings
         self.context = context
+        self._client: Any = None  # the backend client made in open(); closed by close()
 
     # -- validation and mapping (pure) ----------------------------------------------------
     def validate_store(self, view: StoreView) -> Iterable[Finding]:
@@ -221,7 +222,10 @@ class Provider(ABC):
         """Prepare clients before the first request of an apply or a live read."""
 
     async def close(self) -> None:
-        """Release clients."""
+        """Close the client `open()` made, if any; safe to call more than once."""
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
 
     @abstractmethod
     async def execute(self, store: StorePlan, action: Action) -> dict[str, Any]:

@@ -66,12 +66,7 @@ class DStoreProvider(Provider):
     kind = "dstore"
     Settings = DStoreSettings
     Binding = DStoreBinding
-    max_concurrency = 4
     settings: DStoreSettings
-
-    def __init__(self, name, settings, context):
-        super().__init__(name, settings, context)
-        self._client: DStoreClient | None = None
 
     @property
     def account(self) -> str:
@@ -217,11 +212,6 @@ class DStoreProvider(Provider):
         emulator.register_client(EMULATOR_CLIENT_ID, signing.public_key_pem(private_key.public_key()))
         gateway_key = signing.load_public_key(emulator.gateway_public_key_pem)
         return EMULATOR_CLIENT_ID, private_key, gateway_key, InProcessTransport(emulator.app)
-
-    async def close(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
 
     async def execute(self, store: StorePlan, action: Action) -> dict[str, Any]:
         if self._client is None:

@@ -68,12 +68,7 @@ class MiPOSProvider(Provider):
     kind = "mipos"
     Settings = MiPOSSettings
     Binding = MiPOSBinding
-    max_concurrency = 4
     settings: MiPOSSettings
-
-    def __init__(self, name, settings, context):
-        super().__init__(name, settings, context)
-        self._client: MiPOSClient | None = None
 
     # -- validation and mapping ---------------------------------------------------------------
     def remote_id(self, binding: MiPOSBinding) -> str:
@@ -225,11 +220,6 @@ class MiPOSProvider(Provider):
 
         return MiPOSEmulator(path=self.context.emulator_dir(self.name) / "data.json",
                              account=self._emulator_account())
-
-    async def close(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
 
     async def execute(self, store: StorePlan, action: Action) -> dict[str, Any]:
         if self._client is None:

@@ -69,12 +69,7 @@ class TipsiProvider(Provider):
     kind = "tipsi"
     Settings = TipsiSettings
     Binding = TipsiBinding
-    max_concurrency = 4
     settings: TipsiSettings
-
-    def __init__(self, name, settings, context):
-        super().__init__(name, settings, context)
-        self._client: TipsiClient | None = None
 
     # -- validation and mapping ---------------------------------------------------------------
     def remote_id(self, binding: TipsiBinding) -> str:
@@ -202,11 +197,6 @@ class TipsiProvider(Provider):
         stored = json.loads(credentials.read_text())
         emulator.add_user(stored["username"], stored["password"])  # again, in case the data was reset
         return stored["username"], stored["password"], InProcessTransport(emulator.app)
-
-    async def close(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
 
     async def execute(self, store: StorePlan, action: Action) -> dict[str, Any]:
         if self._client is None:

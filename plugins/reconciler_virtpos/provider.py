@@ -92,12 +92,10 @@ class VirtPOSProvider(Provider):
     kind = "virtpos"
     Settings = VirtPOSSettings
     Binding = VirtPOSBinding
-    max_concurrency = 4
     settings: VirtPOSSettings
 
     def __init__(self, name, settings, context):
         super().__init__(name, settings, context)
-        self._client: VirtPOSClient | None = None
         # Which fields the catalog sets per item of each warehouse, so a live read is
         # compared on those fields only (cogs the catalog leaves alone is not drift).
         self._shapes: dict[str, dict[str, set[str]]] = {}
@@ -291,11 +289,6 @@ class VirtPOSProvider(Provider):
         emulator = VirtPOSEmulator(path=data_dir / "data.json")
         emulator.add_apikey(apikey)  # again, in case the data was reset
         return apikey, InProcessTransport(emulator.app)
-
-    async def close(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
 
     async def execute(self, store: StorePlan, action: Action) -> dict[str, Any]:
         await self.open()

@@ -8,6 +8,7 @@ action last recorded (so re-applying the same plan resumes); and a lease lock.
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import socket
 from abc import ABC, abstractmethod
@@ -180,3 +181,23 @@ class StateStore(StateView):
 
     @abstractmethod
     def close(self) -> None: ...
+
+
+HISTORY_COLUMNS = ("serial", "plan_id", "action_index", "action_kind", "outcome", "request_bytes", "at")
+
+
+def dump_json(value: Any) -> str:
+    """How snapshots are stored: canonical JSON, so equal snapshots are equal text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def store_state_from_row(row: tuple) -> StoreState:
+    """A `stores` row (columns in table order) as a StoreState; an in-flight mark left by
+    a killed apply reads as an unknown outcome."""
+    (backend, store, remote_id, meta, resources, fingerprint, serial, plan_id,
+     action_index, unknown, updated_at, in_flight) = row
+    if in_flight and not unknown:
+        unknown = interrupted_reason(in_flight)
+    return StoreState(backend, store, remote_id, json.loads(meta), json.loads(resources),
+                      fingerprint, serial, plan_id, action_index, unknown, updated_at, in_flight)
+

@@ -16,13 +16,15 @@ from typing import Any
 
 from ..errors import ReconcilerError
 from .base import (
+    HISTORY_COLUMNS,
     SCHEMA_VERSION,
     Lock,
     Observation,
     StateStore,
     StoreState,
-    interrupted_reason,
+    dump_json,
     now_utc,
+    store_state_from_row,
     versions_to_apply,
 )
 from .sqlite import StateConflict  # one exception type, whatever the store
@@ -125,11 +127,11 @@ class PostgresStateStore(StateStore):
         row = self._db.execute(
             f"SELECT {_STORE_COLUMNS} FROM stores WHERE backend=%s AND store=%s", (backend, store)
         ).fetchone()
-        return _row(row) if row else None
+        return store_state_from_row(row) if row else None
 
     def all(self) -> list[StoreState]:
         rows = self._db.execute(f"SELECT {_STORE_COLUMNS} FROM stores ORDER BY backend, store").fetchall()
-        return [_row(r) for r in rows]
+        return [store_state_from_row(r) for r in rows]
 
     def locks(self) -> list[Lock]:
         rows = self._db.execute(
@@ -195,7 +197,7 @@ class PostgresStateStore(StateStore):
                 " resources=EXCLUDED.resources, fingerprint=EXCLUDED.fingerprint, serial=EXCLUDED.serial,"
                 " plan_id=EXCLUDED.plan_id, action_index=EXCLUDED.action_index, unknown=NULL, in_flight=NULL,"
                 " updated_at=EXCLUDED.updated_at",
-                (backend, store, remote_id, _dump(meta), _dump(resources), fingerprint, serial,
+                (backend, store, remote_id, dump_json(meta), dump_json(resources), fingerprint, serial,
                  plan_id, action_index, now),
             )
             self._history(backend, store, serial, plan_id, action_index, action_kind, "applied", request_bytes, now)
@@ -265,7 +267,7 @@ class PostgresStateStore(StateStore):
                 "INSERT INTO observations VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (backend, store, key)"
                 " DO UPDATE SET fields=EXCLUDED.fields, observed_at=EXCLUDED.observed_at,"
                 " source=EXCLUDED.source, recorded_at=EXCLUDED.recorded_at",
-                (backend, store, key, _dump(merged), observed_at, source, now_utc().isoformat()),
+                (backend, store, key, dump_json(merged), observed_at, source, now_utc().isoformat()),
             )
 
     def clear_observations(self, backend, store, keys) -> None:
@@ -281,20 +283,12 @@ class PostgresStateStore(StateStore):
             "SELECT serial, plan_id, action_index, action_kind, outcome, request_bytes, at FROM history"
             " WHERE backend=%s AND store=%s ORDER BY id", (backend, store),
         ).fetchall()
-        keys = ("serial", "plan_id", "action_index", "action_kind", "outcome", "request_bytes", "at")
-        return [dict(zip(keys, r)) for r in rows]
+        return [dict(zip(HISTORY_COLUMNS, r)) for r in rows]
 
     def close(self) -> None:
         self._db.close()
 
 
-def _row(row: tuple) -> StoreState:
-    (backend, store, remote_id, meta, resources, fingerprint, serial, plan_id,
-     action_index, unknown, updated_at, in_flight) = row
-    if in_flight and not unknown:
-        unknown = interrupted_reason(in_flight)
-    return StoreState(backend, store, remote_id, json.loads(meta), json.loads(resources),
-                      fingerprint, serial, plan_id, action_index, unknown, updated_at, in_flight)
 
 
 def _scrub(message: str, url: str) -> str:
@@ -306,5 +300,3 @@ def _scrub(message: str, url: str) -> str:
     return first.replace(password, "***") if password else first
 
 
-def _dump(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -10,13 +10,15 @@ from typing import Any
 
 from ..errors import ReconcilerError
 from .base import (
+    HISTORY_COLUMNS,
     SCHEMA_VERSION,
     Lock,
     Observation,
     StateStore,
     StoreState,
-    interrupted_reason,
+    dump_json,
     now_utc,
+    store_state_from_row,
     versions_to_apply,
 )
 
@@ -91,24 +93,16 @@ class SQLiteStateStore(StateStore):
         row = self._db.execute(
             f"SELECT {_STORE_COLUMNS} FROM stores WHERE backend=? AND store=?", (backend, store)
         ).fetchone()
-        return self._row(row) if row else None
+        return store_state_from_row(row) if row else None
 
     def all(self) -> list[StoreState]:
         rows = self._db.execute(f"SELECT {_STORE_COLUMNS} FROM stores ORDER BY backend, store").fetchall()
-        return [self._row(r) for r in rows]
+        return [store_state_from_row(r) for r in rows]
 
     def locks(self) -> list[Lock]:
         rows = self._db.execute("SELECT backend, store, owner, acquired_at, expires_at FROM locks ORDER BY backend, store")
         return [Lock(*r) for r in rows.fetchall()]
 
-    @staticmethod
-    def _row(row: tuple) -> StoreState:
-        (backend, store, remote_id, meta, resources, fingerprint, serial, plan_id,
-         action_index, unknown, updated_at, in_flight) = row
-        if in_flight and not unknown:
-            unknown = interrupted_reason(in_flight)
-        return StoreState(backend, store, remote_id, json.loads(meta), json.loads(resources),
-                          fingerprint, serial, plan_id, action_index, unknown, updated_at, in_flight)
 
     # -- locks --------------------------------------------------------------------------------
     def acquire(self, backend: str, store: str, owner: str, ttl: timedelta) -> Lock | None:
@@ -163,7 +157,7 @@ class SQLiteStateStore(StateStore):
             serial = current + 1
             self._db.execute(
                 f"INSERT OR REPLACE INTO stores ({_STORE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL)",
-                (backend, store, remote_id, _dump(meta), _dump(resources), fingerprint, serial,
+                (backend, store, remote_id, dump_json(meta), dump_json(resources), fingerprint, serial,
                  plan_id, action_index, now),
             )
             self._db.execute(
@@ -231,7 +225,7 @@ class SQLiteStateStore(StateStore):
             merged = {**(json.loads(row[0]) if row else {}), **fields}
             self._db.execute(
                 "INSERT OR REPLACE INTO observations VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (backend, store, key, _dump(merged), observed_at, source, now_utc().isoformat()),
+                (backend, store, key, dump_json(merged), observed_at, source, now_utc().isoformat()),
             )
 
     def clear_observations(self, backend, store, keys) -> None:
@@ -247,12 +241,9 @@ class SQLiteStateStore(StateStore):
             "SELECT serial, plan_id, action_index, action_kind, outcome, request_bytes, at FROM history"
             " WHERE backend=? AND store=? ORDER BY id", (backend, store),
         ).fetchall()
-        keys = ("serial", "plan_id", "action_index", "action_kind", "outcome", "request_bytes", "at")
-        return [dict(zip(keys, r)) for r in rows]
+        return [dict(zip(HISTORY_COLUMNS, r)) for r in rows]
 
     def close(self) -> None:
         self._db.close()
 
 
-def _dump(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
