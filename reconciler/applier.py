@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any, Callable
 
 from .errors import BackendError, OutcomeUnknown, ReconcilerError
-from .fingerprint import fingerprint
+from .fingerprint import snapshot_fingerprint
 from .plan import Action, Plan, StorePlan
 from .provider import Provider
 from .state import StateStore, StoreState
@@ -54,13 +54,19 @@ async def apply_plan(
     for name in used:
         await providers[name].open()
     try:
-        return list(await asyncio.gather(*(
+        results = list(await asyncio.gather(*(
             _apply_store(plan, store, providers[store.backend], state, owner, limits[store.backend], listener)
             for store in stores
         )))
     finally:
         for name in used:
             await providers[name].close()
+    if any(r.requests for r in results):
+        try:  # bodies the old snapshots held; a failure here loses nothing
+            state.prune()
+        except ReconcilerError:
+            log.warning("could not prune unreferenced resource bodies from the state", exc_info=True)
+    return results
 
 
 def _start_index(plan: Plan, store: StorePlan, row: StoreState | None) -> tuple[int, str | None]:
@@ -133,7 +139,7 @@ async def _apply_store(plan: Plan, store: StorePlan, provider: Provider, state: 
                     meta = dict(store.desired_meta)
                 serial = state.record(
                     store.backend, store.store, store.remote_id, meta, resources,
-                    fingerprint({"meta": meta, "resources": resources}), serial,
+                    snapshot_fingerprint(meta, resources), serial,
                     plan.plan_id, action.index, action.kind, action.bytes,
                 )
                 # The backend now holds what this action sent: reports from before it are superseded.

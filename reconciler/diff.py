@@ -1,15 +1,21 @@
 """Keyed diff of resources: a content hash per resource first, field detail only where
-the hashes differ (deepdiff), so equal resources cost one hash comparison each."""
+the hashes differ, so equal resources cost one hash comparison each.
+
+Hashes are remembered per resource object (`resource_hash`): the menu's shared
+resources and the state's shared bodies are hashed once per run, not once per store.
+Field detail compares top-level fields directly and leaves only nested values that
+differ to deepdiff.
+"""
 
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, Mapping
 
 from deepdiff import DeepDiff
 from pydantic import BaseModel, ConfigDict
 
-from .fingerprint import fingerprint
+from .fingerprint import resource_hash
 
 Op = Literal["create", "update", "delete"]
 
@@ -40,18 +46,29 @@ def _no_label(resource: dict) -> str:
 
 
 def diff_resources(desired: dict[str, dict], observed: dict[str, dict],
-                   label: Callable[[dict], str] = _no_label) -> list[ResourceChange]:
+                   label: Callable[[dict], str] = _no_label,
+                   desired_hashes: Mapping[str, str] | None = None,
+                   observed_hashes: Mapping[str, str] | None = None) -> list[ResourceChange]:
+    """Changes that turn `observed` into `desired`. The hash maps (key -> resource hash)
+    are used where the caller has them already."""
+    new_hashes = desired_hashes if desired_hashes is not None else resource_hash.many(desired)
+    old_hashes = observed_hashes if observed_hashes is not None else resource_hash.many(observed)
+    # Built with model_construct: the values come from our own mapping and state, and
+    # validating thousands of nested resources per plan would cost more than the diff.
+    make = ResourceChange.model_construct
     changes: list[ResourceChange] = []
-    for key, new in desired.items():
-        old = observed.get(key)
-        if old is None:
-            changes.append(ResourceChange(key=key, op="create", label=label(new), new=new))
-        elif old is not new and fingerprint(old) != fingerprint(new):
-            changes.append(ResourceChange(key=key, op="update", label=label(new), old=old, new=new,
-                                          fields=field_changes(old, new)))
+    for key, digest in new_hashes.items():
+        old_digest = old_hashes.get(key)
+        if old_digest is None:
+            new = desired[key]
+            changes.append(make(key=key, op="create", label=label(new), old=None, new=new, fields=[]))
+        elif old_digest != digest:
+            old, new = observed[key], desired[key]
+            changes.append(make(key=key, op="update", label=label(new), old=old, new=new,
+                                fields=field_changes(old, new)))
     for key, old in observed.items():
-        if key not in desired:
-            changes.append(ResourceChange(key=key, op="delete", label=label(old), old=old))
+        if key not in new_hashes:
+            changes.append(make(key=key, op="delete", label=label(old), old=old, new=None, fields=[]))
     return changes
 
 
@@ -70,14 +87,41 @@ def _dotted(path: str) -> str:
 
 def field_changes(old: Any, new: Any) -> list[FieldChange]:
     """Field-level detail of two different values, as dotted paths."""
+    if not (isinstance(old, dict) and isinstance(new, dict)):
+        return _deep_changes(old, new, "")
+    out: list[FieldChange] = []
+    make = FieldChange.model_construct
+    for name in old.keys() | new.keys():
+        if name not in new:
+            out.append(make(field=str(name), old=old[name], new=None))
+        elif name not in old:
+            out.append(make(field=str(name), old=None, new=new[name]))
+        elif old[name] != new[name] or type(old[name]) is not type(new[name]):
+            if isinstance(old[name], (dict, list)) and isinstance(new[name], (dict, list)):
+                out += _deep_changes(old[name], new[name], str(name))
+            else:
+                out.append(make(field=str(name), old=old[name], new=new[name]))
+    out.sort(key=lambda f: f.field)
+    return out
+
+
+def _deep_changes(old: Any, new: Any, prefix: str) -> list[FieldChange]:
     detail = DeepDiff(old, new, verbose_level=2, ignore_order=False)
+    make = FieldChange.model_construct
+
+    def path(raw: str) -> str:
+        dotted = _dotted(raw)
+        if not prefix:
+            return dotted
+        return f"{prefix}{dotted}" if dotted.startswith("[") else f"{prefix}.{dotted}" if dotted else prefix
+
     out: list[FieldChange] = []
     for kind in ("values_changed", "type_changes"):
-        for path, change in detail.get(kind, {}).items():
-            out.append(FieldChange(field=_dotted(path), old=change.get("old_value"), new=change.get("new_value")))
+        for raw, change in detail.get(kind, {}).items():
+            out.append(make(field=path(raw), old=change.get("old_value"), new=change.get("new_value")))
     for kind, side in (("dictionary_item_added", "new"), ("iterable_item_added", "new"),
                        ("dictionary_item_removed", "old"), ("iterable_item_removed", "old")):
-        for path, value in detail.get(kind, {}).items():
-            out.append(FieldChange(field=_dotted(path), **{side: value}))
+        for raw, value in detail.get(kind, {}).items():
+            out.append(make(field=path(raw), **{"old": None, "new": None, side: value}))
     out.sort(key=lambda f: f.field)
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any, Callable
 
 from .model import Menu, Product, StockEntry, Store
 from .project import Catalog
@@ -34,6 +34,9 @@ class StoreView:
     binding: Any  # the provider's Binding model instance
     products: dict[str, StoreProduct]
     catalog: Catalog
+    # Products this store overrides (price, status or stock): every other product is the
+    # menu's own StoreProduct object, the same in every store of the menu.
+    overridden: frozenset[str] = frozenset()
 
     @property
     def currency(self) -> str:
@@ -59,18 +62,63 @@ class StoreView:
 def expand_store(
     catalog: Catalog, store_id: str, backend: str, binding: Any, stock: dict[str, StockEntry]
 ) -> StoreView:
+    """The store's products: the menu's own `StoreProduct` objects, shared by every store
+    that does not override a product, and new ones where the store sets a price, status
+    or stock. Sharing is what lets providers map and hash a product once per chain
+    rather than once per store (see `ResourceCache`)."""
     store = catalog.stores[store_id]
     menu = catalog.menus[store.menu]
-    products: dict[str, StoreProduct] = {}
-    for product_id, product in menu.products.items():
-        price = store.prices.get(product_id, product.price)
-        status = store.status.get(product_id, product.status)
-        products[product_id] = StoreProduct(product_id, product, price, status, stock.get(product_id))
-    return StoreView(backend, store_id, store, store.menu, menu, binding, products, catalog)
+    products = dict(menu_products(menu))
+    # Validation reports overrides of products the menu does not have.
+    overridden = frozenset(pid for pid in (*store.prices, *store.status, *stock) if pid in menu.products)
+    for product_id in overridden:
+        product = menu.products[product_id]
+        products[product_id] = StoreProduct(
+            product_id, product, store.prices.get(product_id, product.price),
+            store.status.get(product_id, product.status), stock.get(product_id))
+    return StoreView(backend, store_id, store, store.menu, menu, binding, products, catalog, overridden)
 
 
-def iter_bindings(catalog: Catalog) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """(store id, backend name, raw binding) for every store binding in the catalog."""
-    for store_id, store in catalog.stores.items():
-        for backend, binding in store.backends.items():
-            yield store_id, backend, binding
+_MENU_PRODUCTS: dict[int, tuple[Menu, dict[str, StoreProduct]]] = {}
+
+
+def menu_products(menu: Menu) -> dict[str, StoreProduct]:
+    """Each product of a menu as it is in a store without overrides, built once per menu."""
+    entry = _MENU_PRODUCTS.get(id(menu))
+    if entry is None or entry[0] is not menu:
+        entry = (menu, {pid: StoreProduct(pid, product, product.price, product.status, None)
+                        for pid, product in menu.products.items()})
+        _MENU_PRODUCTS[id(menu)] = entry
+    return entry[1]
+
+
+class ResourceCache:
+    """What a provider builds from each product, built once per menu product.
+
+    Stores without overrides share the menu's `StoreProduct` objects, so a 1,500-product
+    menu in 500 stores is mapped 1,500 times plus once per override, not 750,000 times.
+    `extra` names anything else the result depends on (a currency, a setting). Results
+    are shared between stores and must not be changed in place.
+    """
+
+    def __init__(self) -> None:
+        self._menus: dict[tuple, tuple[Menu, dict[str, Any]]] = {}
+
+    def menu_values(self, view: StoreView, make: Callable[[StoreProduct], Any], *extra: Any) -> tuple[dict[str, Any], bool]:
+        """make(item) for each of the menu's own products, and whether they were made just
+        now (the first store of this menu to ask)."""
+        key = (id(view.menu), *extra)
+        entry = self._menus.get(key)
+        if entry is not None and entry[0] is view.menu:
+            return entry[1], False
+        values = {pid: make(item) for pid, item in menu_products(view.menu).items()}
+        self._menus[key] = (view.menu, values)
+        return values, True
+
+    def store_values(self, view: StoreView, make: Callable[[StoreProduct], Any], *extra: Any) -> dict[str, Any]:
+        """make(item) for each product of this store: the menu's values, with the store's
+        overridden products made for this store alone. Menu order is kept."""
+        values = dict(self.menu_values(view, make, *extra)[0])
+        for pid in view.overridden:
+            values[pid] = make(view.products[pid])
+        return values

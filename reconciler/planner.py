@@ -13,7 +13,7 @@ from . import __version__
 from .diff import diff_resources, field_changes
 from .errors import StalePlanError
 from .expand import StoreView
-from .fingerprint import fingerprint
+from .fingerprint import resource_hash, snapshot_fingerprint
 from .model import Safety
 from .plan import AvailabilityMove, Plan, PriceMove, StorePlan, safety_check
 from .provider import CompileRequest, DesiredStore, Observed, Provider
@@ -89,8 +89,8 @@ def idempotency_key(plan_id: str, backend: str, store: str, index: int) -> str:
     return f"{plan_id}-{scope}-{index}"
 
 
-def desired_fingerprint(desired: DesiredStore) -> str:
-    return fingerprint({"meta": desired.meta, "resources": desired.resources})
+def desired_fingerprint(desired: DesiredStore, hashes: dict[str, str] | None = None) -> str:
+    return snapshot_fingerprint(desired.meta, desired.resources, hashes)
 
 
 def _targets(validated: Validated, state: StateView, options: PlanOptions) -> list[_Target]:
@@ -213,7 +213,11 @@ def _plan_store(plan_id: str, project_safety: Safety, target: _Target, observed:
     notes = (_observation_notes(target.backend, target.row, state.observations(target.backend, target.store))
              if observed.source.startswith("state+") else [])
     desired = _with_owned_fields(provider, target.backend, target.desired, observed, notes)
-    changes = diff_resources(desired.resources, observed.resources, provider.label)
+    catalog_hashes = resource_hash.many(target.desired.resources)
+    desired_hashes = catalog_hashes if desired is target.desired else resource_hash.many(desired.resources)
+    observed_hashes = (target.row.resource_hashes if observed.source == "state" and target.row
+                       else resource_hash.many(observed.resources))
+    changes = diff_resources(desired.resources, observed.resources, provider.label, desired_hashes, observed_hashes)
     meta_changes = field_changes(observed.meta, desired.meta) if observed.meta != desired.meta else []
     if options.full:
         full, reason = True, "--full was given"
@@ -246,14 +250,14 @@ def _plan_store(plan_id: str, project_safety: Safety, target: _Target, observed:
     if target.view is None:
         warnings.append("this store is no longer in the catalog for this backend; its products would be removed")
     observed_fp = (target.row.fingerprint if observed.source == "state" and target.row
-                   else fingerprint({"meta": observed.meta, "resources": observed.resources}))
+                   else snapshot_fingerprint(observed.meta, observed.resources, observed_hashes))
     return StorePlan(
         backend=target.backend, provider=provider.kind, store=target.store, remote_id=target.remote_id,
         path=program.path, reason=program.reason or reason, changes=changes, meta_changes=meta_changes,
         desired_meta=desired.meta,
         resources={k: desired.resources[k] for k in sorted(set_keys) if k in desired.resources},
         actions=program.actions, full_cost=program.full_cost,
-        desired_fingerprint=desired_fingerprint(target.desired), observed_fingerprint=observed_fp,
+        desired_fingerprint=desired_fingerprint(target.desired, catalog_hashes), observed_fingerprint=observed_fp,
         observed_source=observed.source, base_serial=target.row.serial if target.row else 0,
         safety=safety, warnings=warnings,
         price_moves=_price_moves(provider, changes), availability_moves=_availability_moves(provider, changes),
@@ -282,14 +286,14 @@ async def check_fresh(plan: Plan, validated: Validated, state: StateView) -> Non
             live_needed.setdefault(store.backend, []).append(store)
             continue
         serial = row.serial if row else 0
-        fp = row.fingerprint if row else fingerprint({"meta": {}, "resources": {}})
+        fp = row.fingerprint if row else snapshot_fingerprint({}, {})
         if serial != store.base_serial or (store.observed_source == "state" and fp != store.observed_fingerprint):
             stale.append(f"{store.backend}/{store.store}: the recorded state changed since the plan was made "
                          f"(serial {store.base_serial} -> {serial})")
             continue
         if store.observed_source.startswith("state"):
             now = _observed_from_state(row, state.observations(*store.key))
-            now_fp = fingerprint({"meta": now.meta, "resources": now.resources})
+            now_fp = snapshot_fingerprint(now.meta, now.resources)
             if now.source != store.observed_source or (now.source != "state" and now_fp != store.observed_fingerprint):
                 stale.append(f"{store.backend}/{store.store}: the backend reported a change (webhook) "
                              "since the plan was made")
@@ -298,7 +302,7 @@ async def check_fresh(plan: Plan, validated: Validated, state: StateView) -> Non
         live = await provider.observe([s.remote_id for s in stores]) or {}
         for store in stores:
             seen = live.get(store.remote_id)
-            fp = fingerprint({"meta": seen.meta, "resources": seen.resources}) if seen else None
+            fp = snapshot_fingerprint(seen.meta, seen.resources) if seen else None
             if fp != store.observed_fingerprint:
                 stale.append(f"{store.backend}/{store.store}: the backend changed since the plan was made")
     if stale:

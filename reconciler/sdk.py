@@ -13,8 +13,8 @@ from .emulation import (
     faults_endpoint,
 )
 from .errors import BackendError, Location, OutcomeUnknown, ReconcilerError
-from .expand import StoreProduct, StoreView
-from .fingerprint import encode_body, fingerprint
+from .expand import ResourceCache, StoreProduct, StoreView
+from .fingerprint import encode_body, encoded_size, fingerprint
 from .model import StockEntry
 from .money import from_minor_units, to_minor_units
 from .plan import Action, Cost, Effect, StorePlan
@@ -38,10 +38,10 @@ __all__ = [
     "JsonFile",
     "BackendSettings", "EMULATOR_URL",
     "Action", "BackendError", "CompileRequest", "ConnectionDropped", "Cost", "DesiredStore",
-    "DroppedConnection", "Effect", "encode_body", "Fault", "FaultQueue", "faults_endpoint",
+    "DroppedConnection", "Effect", "encode_body", "encoded_size", "Fault", "FaultQueue", "faults_endpoint",
     "FieldChange", "Finding", "fingerprint", "from_minor_units", "Hang", "Imported",
     "ImportedProduct", "InProcessTransport", "Location", "ObservationSink", "Observed",
     "OutcomeUnknown", "Program", "Provider", "ProviderContext", "ReconcilerError",
-    "ResourceChange", "RetrySettings", "StockEntry", "StorePlan", "StoreProduct", "StoreView",
+    "ResourceCache", "ResourceChange", "RetrySettings", "StockEntry", "StorePlan", "StoreProduct", "StoreView",
     "to_minor_units",
 ]

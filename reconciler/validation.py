@@ -60,6 +60,8 @@ def validate_project(project: Project, context: ProviderContext,
             for finding in provider.validate_store(view):
                 problems.append(_locate(project, finding))
             views.append(view)
+    # A menu product a store overrides is checked again in that store; say each thing once.
+    problems = list({str(p): p for p in problems}.values())
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise ValidationFailed(problems)
@@ -253,24 +255,35 @@ def _store_problems(project: Project, store_id: str, store: Store,
             problem(("prices", pid), f"price {message}")
     stock, stock_problems = _load_stock(project, store_id, store)
     out.extend(stock_problems)
-    for pid, (path, _entry) in stock.items():
+    for pid, (where, _entry) in stock.items():
         if pid not in products:
-            out.append(Problem(path, f"stock names {pid!r}, which is not a product of menu {store.menu!r}"))
+            out.append(Problem(where.location if isinstance(where, _StockAt) else where, f"stock names {pid!r}, which is not a product of menu {store.menu!r}"))
     return out, {pid: entry for pid, (_path, entry) in stock.items()}
 
 
-def _load_stock(project: Project, store_id: str, store: Store) -> tuple[dict[str, tuple[Location, StockEntry]], list[Problem]]:
+@dataclass(frozen=True)
+class _StockAt:
+    catalog: Any
+    path: tuple
+
+    @property
+    def location(self) -> Location:
+        return self.catalog.locate(self.path, True)
+
+
+def _load_stock(project: Project, store_id: str, store: Store) -> tuple[dict[str, tuple[Location | _StockAt, StockEntry]], list[Problem]]:
     catalog = project.catalog
     if isinstance(store.stock, dict):
+        # Located only when a problem needs it: finding a line costs a walk of the file.
         return {
-            pid: (catalog.locate(("stores", store_id, "stock", pid), True),
+            pid: (_StockAt(catalog, ("stores", store_id, "stock", pid)),
                   value if isinstance(value, StockEntry) else StockEntry(quantity=value))
             for pid, value in store.stock.items()
         }, []
     # A CSV file of `product,quantity[,lot_number,manuf_date,expir_date]`, relative to the project.
     display = store.stock
     path = project.root / display
-    out: dict[str, tuple[Location, StockEntry]] = {}
+    out: dict[str, tuple[Location | _StockAt, StockEntry]] = {}
     problems: list[Problem] = []
     try:
         handle = path.open(newline="", encoding="utf-8")

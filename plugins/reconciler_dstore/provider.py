@@ -26,9 +26,12 @@ from reconciler.sdk import (
     InProcessTransport,
     Program,
     Provider,
+    ResourceCache,
+    StoreProduct,
     StorePlan,
     StoreView,
     encode_body,
+    encoded_size,
     from_minor_units,
 )
 
@@ -68,6 +71,11 @@ class DStoreProvider(Provider):
     Binding = DStoreBinding
     settings: DStoreSettings
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._resources = ResourceCache()  # product -> syncProduct entry, shared by stores
+        self._checked = ResourceCache()  # findings of D-Store's limits, per product
+
     @property
     def account(self) -> str:
         return self.settings.pos_account_id or "emulator-account"
@@ -86,16 +94,30 @@ class DStoreProvider(Provider):
             yield Finding(view.store_path("menu"),
                           f"store {view.store_id!r} has {len(view.products)} products on backend {view.backend!r}; "
                           f"D-Store takes at most {mapping.FULL_SYNC_LIMIT} per store; split the menu")
-        for pid, item in view.products.items():
-            if len(pid) > mapping.MAX_ID_LENGTH:
-                yield Finding(view.product_path(pid), f"product id {pid!r} is longer than D-Store's {mapping.MAX_ID_LENGTH} characters", at_key=True)
-            if len(item.product.name) > mapping.MAX_NAME_LENGTH:
-                yield Finding(view.product_path(pid, "name"), f"name is longer than D-Store's {mapping.MAX_NAME_LENGTH} characters")
-            if item.price is not None and item.product.type != "GROUP":
-                yield from self._amount_findings(view, view.price_path(pid), item.price)
-            for group_id, overload in item.product.overloads.items():
-                if overload.price is not None:
-                    yield from self._amount_findings(view, view.product_path(pid, "overloads", group_id, "price"), overload.price)
+        # The menu's own products are checked once, by the first store of the menu, and
+        # reported at the menu; each store checks only the products it overrides.
+        def findings(item: StoreProduct) -> list[Finding]:
+            return list(self._product_findings(view, item))
+
+        menu_findings, first = self._checked.menu_values(view, findings, view.currency)
+        if first:
+            for found in menu_findings.values():
+                yield from found
+        for pid in view.overridden:
+            yield from findings(view.products[pid])
+
+    def _product_findings(self, view: StoreView, item: StoreProduct) -> Iterable[Finding]:
+        pid = item.id
+        if len(pid) > mapping.MAX_ID_LENGTH:
+            yield Finding(view.product_path(pid), f"product id {pid!r} is longer than D-Store's {mapping.MAX_ID_LENGTH} characters", at_key=True)
+        if len(item.product.name) > mapping.MAX_NAME_LENGTH:
+            yield Finding(view.product_path(pid, "name"), f"name is longer than D-Store's {mapping.MAX_NAME_LENGTH} characters")
+        if item.price is not None and item.product.type != "GROUP":
+            where = view.price_path(pid) if view.products.get(pid) is item else view.product_path(pid, "price")
+            yield from self._amount_findings(view, where, item.price)
+        for group_id, overload in item.product.overloads.items():
+            if overload.price is not None:
+                yield from self._amount_findings(view, view.product_path(pid, "overloads", group_id, "price"), overload.price)
 
     def _amount_findings(self, view: StoreView, path: tuple, value: Any) -> Iterable[Finding]:
         try:
@@ -106,7 +128,7 @@ class DStoreProvider(Provider):
             yield Finding(path, f"{value} {view.currency} is {minor} minor units; D-Store takes 0..{mapping.MAX_AMOUNT}")
 
     def desired(self, view: StoreView) -> DesiredStore:
-        resources = {pid: mapping.product_resource(view, item) for pid, item in view.products.items()}
+        resources = self._resources.store_values(view, lambda item: mapping.product_resource(view, item), view.currency)
         return DesiredStore(mapping.store_meta(view), resources)
 
     def available(self, resource: dict[str, Any]) -> bool:
@@ -119,10 +141,13 @@ class DStoreProvider(Provider):
     # -- planning -------------------------------------------------------------------------------
     def compile(self, request: CompileRequest) -> Program:
         desired = request.desired
-        full_body = mapping.full_sync_body(
-            request.idempotency_key(0), self.account, request.remote_id, desired.meta, list(desired.resources.values())
-        )
-        full_bytes = len(encode_body(full_body))
+        products = list(desired.resources.values())
+        empty_body = mapping.full_sync_body(request.idempotency_key(0), self.account, request.remote_id, desired.meta, [])
+        # The cost of a full sync is summed from each product's encoded size (shared
+        # products are encoded once per chain) instead of encoding the whole body for
+        # every store only to report what a resync would cost.
+        full_bytes = (len(encode_body(empty_body)) + sum(map(encoded_size, products))
+                      + max(len(products) - 1, 0))
         full_cost = Cost(requests=1, bytes=full_bytes)
         if not desired.resources:
             # The gateway rejects an empty product list; a store leaves D-Store by being
@@ -132,6 +157,7 @@ class DStoreProvider(Provider):
                 "store is closed in D-Store"])
         reason = request.full_reason if request.full else self._why_full(request)
         if reason:
+            full_body = {**empty_body, "products": products}
             action = Action(
                 index=0, kind="syncProduct.full",
                 summary=f"full sync of {len(desired.resources)} product{'s' * (len(desired.resources) != 1)}"

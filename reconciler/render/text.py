@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from ..plan import Plan
 from .common import OP_SYMBOL, cost_line, describe, size, store_title
@@ -13,44 +13,57 @@ from .common import OP_SYMBOL, cost_line, describe, size, store_title
 STYLE = {"create": "green", "update": "yellow", "delete": "red"}
 
 
+Part = str | tuple[str, str]  # plain text, or (style, text)
+
+
 def render_text(plan: Plan, color: bool = False) -> str:
-    buffer = io.StringIO()
-    console = Console(file=buffer, force_terminal=color, color_system="standard" if color else None,
-                      width=120, highlight=False, soft_wrap=True)
-    out = console.print
+    lines: list[tuple[Part, ...]] = []
+
+    def out(*parts: Part) -> None:
+        lines.append(parts)
+
     changed = plan.changed_stores
-    out(f"[bold]Plan {plan.plan_id}[/bold] for {escape(plan.project)}: "
+    out(("bold", f"Plan {plan.plan_id}"), f" for {plan.project}: "
         f"{len(plan.stores)} store binding{'s' * (len(plan.stores) != 1)}, {len(changed)} with changes")
     for store in plan.stores:
         if not store.has_changes:
             continue
-        out("")
-        out(f"[bold]{escape(store_title(store))}[/bold] (id {escape(store.remote_id)} on {store.provider}): "
-            f"[cyan]{store.path} path[/cyan] - {escape(store.reason)}")
+        out()
+        out(("bold", store_title(store)), f" (id {store.remote_id} on {store.provider}): ",
+            ("cyan", f"{store.path} path"), f" - {store.reason}")
         for field in store.meta_changes:
-            out(f"  [yellow]~ store {escape(field.field)}[/yellow]: {escape(str(field.old))} -> {escape(str(field.new))}")
+            out("  ", ("yellow", f"~ store {field.field}"), f": {field.old} -> {field.new}")
         for change in store.changes:
-            out(f"  [{STYLE[change.op]}]{OP_SYMBOL[change.op]} {escape(describe(change))}[/{STYLE[change.op]}]")
+            out("  ", (STYLE[change.op], f"{OP_SYMBOL[change.op]} {describe(change)}"))
         for move in store.price_moves:
             change = f" ({move.change:+.1%})" if move.change is not None else ""
-            out(f"  [yellow]price {escape(move.key)}[/yellow]: {move.old} -> {move.new}{change}")
+            out("  ", ("yellow", f"price {move.key}"), f": {move.old} -> {move.new}{change}")
         for move in store.availability_moves:
-            style = "green" if move.available else "bold red"
-            out(f"  [{style}]{'available' if move.available else 'unavailable'}: {escape(move.key)}"
-                f"{' (' + escape(move.name) + ')' if move.name else ''}[/{style}]")
+            out("  ", ("green" if move.available else "bold red",
+                       f"{'available' if move.available else 'unavailable'}: {move.key}"
+                       f"{' (' + move.name + ')' if move.name else ''}"))
         out(f"  sends {cost_line(store)}")
         for action in store.actions:
-            out(f"    {action.index}. {action.kind}: {escape(action.summary)} ({size(action.bytes)})")
+            out(f"    {action.index}. {action.kind}: {action.summary} ({size(action.bytes)})")
         for warning in store.warnings:
-            out(f"  [magenta]note: {escape(warning)}[/magenta]")
+            out("  ", ("magenta", f"note: {warning}"))
         for violation in store.safety.violations:
-            out(f"  [bold red]safety: {escape(violation)}[/bold red]")
+            out("  ", ("bold red", f"safety: {violation}"))
     totals = plan.totals()
-    out("")
+    out()
     if not changed:
-        out("[green]No changes.[/green] The backends match the catalog.")
+        out(("green", "No changes."), " The backends match the catalog.")
     else:
-        out(f"[bold]Plan:[/bold] {totals['create']} to create, {totals['update']} to update, "
+        out(("bold", "Plan:"), f" {totals['create']} to create, {totals['update']} to update, "
             f"{totals['delete']} to remove in {totals['stores']} store{'s' * (totals['stores'] != 1)}; "
             f"{totals['requests']} request{'s' * (totals['requests'] != 1)}, {size(totals['bytes'])}.")
+    if not color:
+        # Plain text needs no rich at all: a chain's plan is tens of thousands of lines.
+        return "".join("".join(p if isinstance(p, str) else p[1] for p in parts) + "\n" for parts in lines)
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, color_system="standard", width=120,
+                      highlight=False, soft_wrap=True)
+    text = Text("\n").join(Text.assemble(*((p, "") if isinstance(p, str) else (p[1], p[0]) for p in parts))
+                           for parts in lines)
+    console.print(text)
     return buffer.getvalue()

@@ -12,12 +12,16 @@ import json
 import os
 import socket
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Callable, Iterable
+
+from ..fingerprint import resource_hash, snapshot_fingerprint
 
 # 2: stores.in_flight, the action an apply was sending (set before, cleared after).
-SCHEMA_VERSION = 2
+# 3: resource bodies are kept once each in `bodies`, by content hash; stores.resources
+#    maps each key to its body's hash (stores of a chain share most bodies).
+SCHEMA_VERSION = 3
 
 
 def versions_to_apply(found: str | None, where: str) -> range | None:
@@ -66,6 +70,7 @@ class StoreState:
     unknown: str | None  # why the last outcome is unknown (or an interrupted send); the next plan goes full
     updated_at: str
     in_flight: str | None = None  # the action being sent when the apply stopped, if it never returned
+    resource_hashes: dict[str, str] = field(default_factory=dict)  # key -> hash of its resource
 
 
 def interrupted_reason(in_flight: str) -> str:
@@ -179,6 +184,10 @@ class StateStore(StateView):
     def clear_in_flight(self, backend: str, store: str) -> None:
         """The action came back with a definite failure: nothing changed in the backend."""
 
+    def prune(self) -> int:
+        """Drop resource bodies no snapshot refers to any more; how many went."""
+        return 0
+
     @abstractmethod
     def close(self) -> None: ...
 
@@ -191,13 +200,64 @@ def dump_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def store_state_from_row(row: tuple) -> StoreState:
-    """A `stores` row (columns in table order) as a StoreState; an in-flight mark left by
-    a killed apply reads as an unknown outcome."""
-    (backend, store, remote_id, meta, resources, fingerprint, serial, plan_id,
-     action_index, unknown, updated_at, in_flight) = row
-    if in_flight and not unknown:
-        unknown = interrupted_reason(in_flight)
-    return StoreState(backend, store, remote_id, json.loads(meta), json.loads(resources),
-                      fingerprint, serial, plan_id, action_index, unknown, updated_at, in_flight)
+class Snapshots:
+    """Stored snapshots as key -> hash maps over one table of bodies, shared by both
+    state stores.
 
+    A body is decoded once per process however many stores hold it, and the decoded
+    object is shared between their snapshots (with its hash remembered, so the planner
+    never hashes it again). `fetch` reads (hash, body) rows of the given hashes.
+    """
+
+    def __init__(self, fetch: Callable[[list[str]], Iterable[tuple[str, str]]]):
+        self._fetch = fetch
+        self._bodies: dict[str, dict[str, Any]] = {}
+
+    def rows(self, rows: list[tuple]) -> list[StoreState]:
+        """`stores` rows (columns in table order) as StoreStates; an in-flight mark left
+        by a killed apply reads as an unknown outcome."""
+        maps = [json.loads(row[4]) for row in rows]
+        self._load({h for hashes in maps for h in hashes.values()})
+        bodies = self._bodies
+        out = []
+        for row, hashes in zip(rows, maps):
+            (backend, store, remote_id, meta, _, fingerprint, serial, plan_id,
+             action_index, unknown, updated_at, in_flight) = row
+            if in_flight and not unknown:
+                unknown = interrupted_reason(in_flight)
+            resources = {key: bodies[h] for key, h in hashes.items()}
+            out.append(StoreState(backend, store, remote_id, json.loads(meta), resources, fingerprint, serial,
+                                  plan_id, action_index, unknown, updated_at, in_flight, hashes))
+        return out
+
+    def _load(self, wanted: set[str]) -> None:
+        missing = sorted(wanted - self._bodies.keys())
+        if not missing:
+            return
+        for digest, text in self._fetch(missing):
+            body = json.loads(text)
+            resource_hash.remember(body, digest)
+            self._bodies[digest] = body
+        lost = [h for h in missing if h not in self._bodies]
+        if lost:
+            from ..errors import ReconcilerError
+
+            raise ReconcilerError(f"the state is damaged: {len(lost)} resource bodies it refers to are missing "
+                                  f"(first {lost[0]}); restore it from a backup or re-import the stores")
+
+    @staticmethod
+    def encode(resources: dict[str, dict[str, Any]], before: str | None) -> tuple[str, list[tuple[str, str]]]:
+        """The key -> hash map to store, and the (hash, body) rows it needs that the
+        previous map (`before`, as stored) did not already hold."""
+        hashes = {key: resource_hash(value) for key, value in resources.items()}
+        held = set(json.loads(before).values()) if before else set()
+        new = {h: dump_json(resources[key]) for key, h in hashes.items() if h not in held}
+        return dump_json(hashes), sorted(new.items())
+
+
+def to_content_addressed(meta: str, resources: str) -> tuple[str, str, list[tuple[str, str]]]:
+    """Schema 3 migration of one row: (key -> hash map, new fingerprint, bodies)."""
+    decoded = json.loads(resources)
+    hashes = {key: resource_hash(value) for key, value in decoded.items()}
+    bodies = sorted({h: dump_json(decoded[key]) for key, h in hashes.items()}.items())
+    return dump_json(hashes), snapshot_fingerprint(json.loads(meta), decoded, hashes), bodies

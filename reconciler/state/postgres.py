@@ -24,7 +24,8 @@ from .base import (
     StoreState,
     dump_json,
     now_utc,
-    store_state_from_row,
+    Snapshots,
+    to_content_addressed,
     versions_to_apply,
 )
 from .sqlite import StateConflict  # one exception type, whatever the store
@@ -37,6 +38,9 @@ except ImportError:  # pragma: no cover - psycopg is a dependency; this is for b
 
 # The one-key (bigint) advisory lock space is separate from the two-key one per store.
 _MIGRATION_LOCK = 7_311_942_001
+# Writers of snapshots hold it shared, pruning of unreferenced bodies exclusively: a body a
+# writer relies on (or is adding) is never deleted under it.
+_BODIES_LOCK = 7_311_942_002
 
 _SCHEMA = [
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -45,6 +49,7 @@ _SCHEMA = [
         meta TEXT NOT NULL, resources TEXT NOT NULL, fingerprint TEXT NOT NULL,
         serial BIGINT NOT NULL, plan_id TEXT, action_index INTEGER, unknown TEXT,
         updated_at TEXT NOT NULL, in_flight TEXT, PRIMARY KEY (backend, store))""",
+    "CREATE TABLE IF NOT EXISTS bodies (hash TEXT PRIMARY KEY, body TEXT NOT NULL)",
     """CREATE TABLE IF NOT EXISTS locks (
         backend TEXT NOT NULL, store TEXT NOT NULL, owner TEXT NOT NULL,
         acquired_at TEXT NOT NULL, expires_at TEXT NOT NULL, PRIMARY KEY (backend, store))""",
@@ -61,8 +66,19 @@ _SCHEMA = [
 _STORE_COLUMNS = ("backend, store, remote_id, meta, resources, fingerprint, serial, plan_id, "
                   "action_index, unknown, updated_at, in_flight")
 
-# Per schema version, what brings a store of the version before it up to date.
-_MIGRATIONS = {2: ["ALTER TABLE stores ADD COLUMN IF NOT EXISTS in_flight TEXT"]}
+# Per schema version, what brings a store of the version before it up to date: SQL
+# statements, or a function of the connection. stores.resources holds {key: hash} from 3.
+def _to_v3(db: Any) -> None:
+    rows = db.execute("SELECT backend, store, meta, resources, fingerprint FROM stores").fetchall()
+    for backend, store, meta, resources, fingerprint in rows:
+        hashes, new_fingerprint, bodies = to_content_addressed(meta, resources)
+        with db.cursor() as cursor:
+            cursor.executemany("INSERT INTO bodies VALUES (%s, %s) ON CONFLICT (hash) DO NOTHING", bodies)
+        db.execute("UPDATE stores SET resources=%s, fingerprint=%s WHERE backend=%s AND store=%s",
+                   (hashes, new_fingerprint if fingerprint else "", backend, store))
+
+
+_MIGRATIONS = {2: ["ALTER TABLE stores ADD COLUMN IF NOT EXISTS in_flight TEXT"], 3: [_to_v3]}
 
 
 def describe(url: str) -> str:
@@ -90,6 +106,7 @@ class PostgresStateStore(StateStore):
             raise ReconcilerError(
                 f"cannot connect to the PostgreSQL state at {self.where}: {_scrub(str(exc), url)}"
             ) from None
+        self._snapshots = Snapshots(self._fetch_bodies)
         self._migrate()
 
     def _migrate(self) -> None:
@@ -103,8 +120,8 @@ class PostgresStateStore(StateStore):
                 self._db.execute("INSERT INTO meta VALUES ('schema_version', %s)", (str(SCHEMA_VERSION),))
             elif pending:
                 for version in pending:
-                    for statement in _MIGRATIONS.get(version, []):
-                        self._db.execute(statement)
+                    for step in _MIGRATIONS.get(version, []):
+                        step(self._db) if callable(step) else self._db.execute(step)
                 self._db.execute("UPDATE meta SET value=%s WHERE key='schema_version'", (str(SCHEMA_VERSION),))
 
     def _store_tx(self, backend: str, store: str):
@@ -127,11 +144,14 @@ class PostgresStateStore(StateStore):
         row = self._db.execute(
             f"SELECT {_STORE_COLUMNS} FROM stores WHERE backend=%s AND store=%s", (backend, store)
         ).fetchone()
-        return store_state_from_row(row) if row else None
+        return self._snapshots.rows([row])[0] if row else None
 
     def all(self) -> list[StoreState]:
         rows = self._db.execute(f"SELECT {_STORE_COLUMNS} FROM stores ORDER BY backend, store").fetchall()
-        return [store_state_from_row(r) for r in rows]
+        return self._snapshots.rows(rows)
+
+    def _fetch_bodies(self, hashes: list[str]) -> list[tuple[str, str]]:
+        return self._db.execute("SELECT hash, body FROM bodies WHERE hash = ANY(%s)", (hashes,)).fetchall()
 
     def locks(self) -> list[Lock]:
         rows = self._db.execute(
@@ -181,8 +201,9 @@ class PostgresStateStore(StateStore):
                plan_id, action_index, action_kind, request_bytes) -> int:
         now = now_utc().isoformat()
         with self._store_tx(backend, store):
+            self._db.execute("SELECT pg_advisory_xact_lock_shared(%s)", (_BODIES_LOCK,))
             row = self._db.execute(
-                "SELECT serial FROM stores WHERE backend=%s AND store=%s FOR UPDATE", (backend, store)
+                "SELECT serial, resources FROM stores WHERE backend=%s AND store=%s FOR UPDATE", (backend, store)
             ).fetchone()
             current = row[0] if row else 0
             if current != expected_serial:
@@ -191,13 +212,17 @@ class PostgresStateStore(StateStore):
                     f"expected {expected_serial}; someone else applied it. Plan again."
                 )
             serial = current + 1
+            hashes, bodies = Snapshots.encode(resources, row[1] if row else None)
+            if bodies:
+                with self._db.cursor() as cursor:
+                    cursor.executemany("INSERT INTO bodies VALUES (%s, %s) ON CONFLICT (hash) DO NOTHING", bodies)
             self._db.execute(
                 f"INSERT INTO stores ({_STORE_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, NULL, %s, NULL)"
                 " ON CONFLICT (backend, store) DO UPDATE SET remote_id=EXCLUDED.remote_id, meta=EXCLUDED.meta,"
                 " resources=EXCLUDED.resources, fingerprint=EXCLUDED.fingerprint, serial=EXCLUDED.serial,"
                 " plan_id=EXCLUDED.plan_id, action_index=EXCLUDED.action_index, unknown=NULL, in_flight=NULL,"
                 " updated_at=EXCLUDED.updated_at",
-                (backend, store, remote_id, dump_json(meta), dump_json(resources), fingerprint, serial,
+                (backend, store, remote_id, dump_json(meta), hashes, fingerprint, serial,
                  plan_id, action_index, now),
             )
             self._history(backend, store, serial, plan_id, action_index, action_kind, "applied", request_bytes, now)
@@ -284,6 +309,14 @@ class PostgresStateStore(StateStore):
             " WHERE backend=%s AND store=%s ORDER BY id", (backend, store),
         ).fetchall()
         return [dict(zip(HISTORY_COLUMNS, r)) for r in rows]
+
+    def prune(self) -> int:
+        with self._db.transaction():
+            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_BODIES_LOCK,))
+            cursor = self._db.execute(
+                "DELETE FROM bodies WHERE hash NOT IN"
+                " (SELECT DISTINCT j.value FROM stores, jsonb_each_text(stores.resources::jsonb) j)")
+        return cursor.rowcount
 
     def close(self) -> None:
         self._db.close()

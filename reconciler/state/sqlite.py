@@ -18,23 +18,36 @@ from .base import (
     StoreState,
     dump_json,
     now_utc,
-    store_state_from_row,
+    Snapshots,
+    to_content_addressed,
     versions_to_apply,
 )
 
 _STORE_COLUMNS = ("backend, store, remote_id, meta, resources, fingerprint, serial, plan_id, "
                   "action_index, unknown, updated_at, in_flight")
 
-# Per schema version, what brings a store of the version before it up to date.
-_MIGRATIONS = {2: ["ALTER TABLE stores ADD COLUMN in_flight TEXT"]}
+# Per schema version, what brings a store of the version before it up to date: SQL
+# statements, or a function of the connection.
+def _to_v3(db: sqlite3.Connection) -> None:
+    rows = db.execute("SELECT backend, store, meta, resources, fingerprint FROM stores").fetchall()
+    for backend, store, meta, resources, fingerprint in rows:
+        hashes, new_fingerprint, bodies = to_content_addressed(meta, resources)
+        db.executemany("INSERT OR IGNORE INTO bodies VALUES (?, ?)", bodies)
+        db.execute("UPDATE stores SET resources=?, fingerprint=? WHERE backend=? AND store=?",
+                   (hashes, new_fingerprint if fingerprint else "", backend, store))
+
+
+_MIGRATIONS = {2: ["ALTER TABLE stores ADD COLUMN in_flight TEXT"], 3: [_to_v3]}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- resources: {key: hash}, each body kept once in `bodies` (schema 3)
 CREATE TABLE IF NOT EXISTS stores (
     backend TEXT NOT NULL, store TEXT NOT NULL, remote_id TEXT NOT NULL,
     meta TEXT NOT NULL, resources TEXT NOT NULL, fingerprint TEXT NOT NULL,
     serial INTEGER NOT NULL, plan_id TEXT, action_index INTEGER, unknown TEXT,
     updated_at TEXT NOT NULL, in_flight TEXT, PRIMARY KEY (backend, store));
+CREATE TABLE IF NOT EXISTS bodies (hash TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS locks (
     backend TEXT NOT NULL, store TEXT NOT NULL, owner TEXT NOT NULL,
     acquired_at TEXT NOT NULL, expires_at TEXT NOT NULL, PRIMARY KEY (backend, store));
@@ -60,6 +73,7 @@ class SQLiteStateStore(StateStore):
         self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=30000")
+        self._snapshots = Snapshots(self._fetch_bodies)
         self._migrate()
 
     def _migrate(self) -> None:
@@ -72,8 +86,8 @@ class SQLiteStateStore(StateStore):
                 self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             elif pending:
                 for version in pending:
-                    for statement in _MIGRATIONS.get(version, []):
-                        self._db.execute(statement)
+                    for step in _MIGRATIONS.get(version, []):
+                        step(self._db) if callable(step) else self._db.execute(step)
                 self._db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
 
     def _tx(self):
@@ -93,11 +107,19 @@ class SQLiteStateStore(StateStore):
         row = self._db.execute(
             f"SELECT {_STORE_COLUMNS} FROM stores WHERE backend=? AND store=?", (backend, store)
         ).fetchone()
-        return store_state_from_row(row) if row else None
+        return self._snapshots.rows([row])[0] if row else None
 
     def all(self) -> list[StoreState]:
         rows = self._db.execute(f"SELECT {_STORE_COLUMNS} FROM stores ORDER BY backend, store").fetchall()
-        return [store_state_from_row(r) for r in rows]
+        return self._snapshots.rows(rows)
+
+    def _fetch_bodies(self, hashes: list[str]) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        for start in range(0, len(hashes), 500):  # under SQLite's bound-parameter limit
+            chunk = hashes[start:start + 500]
+            found += self._db.execute(
+                f"SELECT hash, body FROM bodies WHERE hash IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+        return found
 
     def locks(self) -> list[Lock]:
         rows = self._db.execute("SELECT backend, store, owner, acquired_at, expires_at FROM locks ORDER BY backend, store")
@@ -146,7 +168,7 @@ class SQLiteStateStore(StateStore):
         now = now_utc().isoformat()
         with self._tx():
             row = self._db.execute(
-                "SELECT serial FROM stores WHERE backend=? AND store=?", (backend, store)
+                "SELECT serial, resources FROM stores WHERE backend=? AND store=?", (backend, store)
             ).fetchone()
             current = row[0] if row else 0
             if current != expected_serial:
@@ -155,9 +177,11 @@ class SQLiteStateStore(StateStore):
                     f"expected {expected_serial}; someone else applied it. Plan again."
                 )
             serial = current + 1
+            hashes, bodies = Snapshots.encode(resources, row[1] if row else None)
+            self._db.executemany("INSERT OR IGNORE INTO bodies VALUES (?, ?)", bodies)
             self._db.execute(
                 f"INSERT OR REPLACE INTO stores ({_STORE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL)",
-                (backend, store, remote_id, dump_json(meta), dump_json(resources), fingerprint, serial,
+                (backend, store, remote_id, dump_json(meta), hashes, fingerprint, serial,
                  plan_id, action_index, now),
             )
             self._db.execute(
@@ -242,6 +266,12 @@ class SQLiteStateStore(StateStore):
             " WHERE backend=? AND store=? ORDER BY id", (backend, store),
         ).fetchall()
         return [dict(zip(HISTORY_COLUMNS, r)) for r in rows]
+
+    def prune(self) -> int:
+        with self._tx():
+            cursor = self._db.execute(
+                "DELETE FROM bodies WHERE hash NOT IN (SELECT DISTINCT j.value FROM stores, json_each(stores.resources) j)")
+        return cursor.rowcount
 
     def close(self) -> None:
         self._db.close()

@@ -178,18 +178,23 @@ def test_a_definite_failure_clears_the_mark_and_leaves_a_never_applied_store_wit
 
 
 def test_a_schema_1_store_is_migrated_in_place(state_url, tmp_path):
+    from reconciler.fingerprint import snapshot_fingerprint
     from reconciler.state.base import SCHEMA_VERSION
 
     open_state(state_url, tmp_path).close()
-    # Make it what schema 1 was: no in_flight column, version 1.
-    statements = ["ALTER TABLE stores DROP COLUMN in_flight", "UPDATE meta SET value='1' WHERE key='schema_version'"]
+    # Make it what schema 1 was: no in_flight column, no bodies table, whole snapshots
+    # in stores.resources, version 1.
+    statements = ["ALTER TABLE stores DROP COLUMN in_flight", "DROP TABLE bodies",
+                  "UPDATE meta SET value='1' WHERE key='schema_version'"]
+    row = ("INSERT INTO stores VALUES ('b', 's', 'r', '{\"name\":\"S\"}', "
+           "'{\"p\":{\"a\":1},\"q\":{\"a\":1},\"r\":{\"a\":[2,3]}}', 'fp', 3, 'p', 0, NULL, 'now')")
     if state_url.startswith("sqlite"):
         import sqlite3
 
         db = sqlite3.connect(state_url[len("sqlite:///"):])
         for statement in statements:
             db.execute(statement)
-        db.execute("INSERT INTO stores VALUES ('b', 's', 'r', '{}', '{}', 'fp', 3, 'p', 0, NULL, 'now')")
+        db.execute(row)
         db.commit()
         db.close()
     else:
@@ -198,12 +203,17 @@ def test_a_schema_1_store_is_migrated_in_place(state_url, tmp_path):
         with psycopg.connect(state_url, autocommit=True) as db:
             for statement in statements:
                 db.execute(statement)
-            db.execute("INSERT INTO stores VALUES ('b', 's', 'r', '{}', '{}', 'fp', 3, 'p', 0, NULL, 'now')")
+            db.execute(row)
     migrated = open_state(state_url, tmp_path)
     try:
-        assert migrated.get("b", "s").serial == 3 and migrated.get("b", "s").in_flight is None
+        state = migrated.get("b", "s")
+        assert state.serial == 3 and state.in_flight is None
+        # The snapshot reads back as it was; equal bodies are kept once and shared.
+        assert state.resources == {"p": {"a": 1}, "q": {"a": 1}, "r": {"a": [2, 3]}}
+        assert state.resources["p"] is state.resources["q"]
+        assert state.fingerprint == snapshot_fingerprint({"name": "S"}, state.resources)
         migrated.mark_in_flight("b", "s", "r", "p2", 0, "k")
         assert migrated.get("b", "s").in_flight
     finally:
         migrated.close()
-    assert SCHEMA_VERSION == 2
+    assert SCHEMA_VERSION == 3
