@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Callable
 
+from aiolimiter import AsyncLimiter
+
 from .errors import BackendError, OutcomeUnknown, ReconcilerError
 from .fingerprint import snapshot_fingerprint
 from .plan import Action, Plan, StorePlan
@@ -41,6 +43,27 @@ class StoreResult:
 Listener = Callable[[StorePlan, Action | None, str], None]
 
 
+@dataclass
+class _Limits:
+    """Per backend: how many stores at once, and how many requests per second."""
+
+    stores: asyncio.Semaphore
+    rate: AsyncLimiter | None
+
+    @classmethod
+    def of(cls, provider: Provider) -> "_Limits":
+        settings = provider.settings
+        concurrency = getattr(settings, "concurrency", None) or provider.max_concurrency
+        rate = getattr(settings, "rate_limit", None)
+        # A bucket of one second's requests (at least one), refilled at `rate` per second.
+        limiter = AsyncLimiter(max(1.0, rate), max(1.0, rate) / rate) if rate else None
+        return cls(asyncio.Semaphore(concurrency), limiter)
+
+    async def request(self) -> None:
+        if self.rate is not None:
+            await self.rate.acquire()
+
+
 async def apply_plan(
     plan: Plan,
     providers: dict[str, Provider],
@@ -49,7 +72,7 @@ async def apply_plan(
     listener: Listener | None = None,
 ) -> list[StoreResult]:
     stores = plan.changed_stores
-    limits = {name: asyncio.Semaphore(p.max_concurrency) for name, p in providers.items()}
+    limits = {name: _Limits.of(p) for name, p in providers.items()}
     used = {s.backend for s in stores}
     for name in used:
         await providers[name].open()
@@ -81,10 +104,10 @@ def _start_index(plan: Plan, store: StorePlan, row: StoreState | None) -> tuple[
 
 
 async def _apply_store(plan: Plan, store: StorePlan, provider: Provider, state: StateStore, owner: str,
-                       limit: asyncio.Semaphore, listener: Listener | None) -> StoreResult:
+                       limit: _Limits, listener: Listener | None) -> StoreResult:
     result = StoreResult(store.backend, store.store, "applied")
     notify = listener or (lambda *_: None)
-    async with limit:
+    async with limit.stores:
         held = state.acquire(store.backend, store.store, owner, LEASE)
         if held is not None:
             result.status = "locked"
@@ -112,6 +135,7 @@ async def _apply_store(plan: Plan, store: StorePlan, provider: Provider, state: 
                 notify(store, action, "sending")
                 # Written before the request leaves: if this process dies before the answer
                 # is recorded, the mark stays and the next reader treats the store as unknown.
+                await limit.request()  # before the mark: waiting here sends nothing
                 state.mark_in_flight(store.backend, store.store, store.remote_id, plan.plan_id,
                                      action.index, action.kind)
                 try:

@@ -134,6 +134,11 @@ class BackendSettings(BaseModel):
     needed_unless_emulated: ClassVar[tuple[str, ...]] = ()
     url: str
     retry: RetrySettings = RetrySettings()
+    # Stores applied at once on this backend (the provider's default when unset), and
+    # requests per second across all of them: a chain of hundreds of stores must not
+    # trip the backend's own traffic limit.
+    concurrency: int | None = Field(default=None, ge=1, le=64)
+    rate_limit: float | None = Field(default=None, gt=0)
 
     @property
     def emulated(self) -> bool:

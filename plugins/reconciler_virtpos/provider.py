@@ -24,6 +24,7 @@ from typing import Any, Iterable, Literal
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from reconciler.sdk import (
+    BackendSettings,
     Action,
     BackendError,
     CompileRequest,
@@ -37,7 +38,6 @@ from reconciler.sdk import (
     Observed,
     Program,
     Provider,
-    RetrySettings,
     StockEntry,
     StorePlan,
     StoreView,
@@ -50,27 +50,15 @@ from .client import VirtPOSClient
 
 log = logging.getLogger("reconciler.virtpos")
 
-EMULATOR_URL = "emulator://"
 DEMO_APIKEY = "demo"  # `reconciler emulate virtpos`
 IMPORT_FIELDS = "itemname:cogs:price"
 
 
-class VirtPOSSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    url: str
+class VirtPOSSettings(BackendSettings):
+    backend_title = "VirtPOS backend"
+    needed_unless_emulated = ("apikey",)
     apikey: str | None = None  # a secret reference: ${env:NAME} or ${file:PATH}
     format: Literal["json", "xml"] = "json"
-    retry: RetrySettings = RetrySettings()
-
-    @property
-    def emulated(self) -> bool:
-        return self.url.startswith(EMULATOR_URL)
-
-    @model_validator(mode="after")
-    def _apikey(self) -> "VirtPOSSettings":
-        if not self.emulated and self.apikey is None:
-            raise ValueError(f"a VirtPOS backend at {self.url} needs an apikey")
-        return self
 
 
 class VirtPOSBinding(BaseModel):

@@ -118,3 +118,27 @@ def test_the_plain_plan_has_no_styling_and_names_are_never_read_as_markup(tmp_pa
     assert "~ p3 ([bold]item 3[/bold]): name item 3 -> [bold]item 3[/bold]" in plain
     assert "\x1b[" not in plain
     assert "\x1b[" in colored and "[bold]item 3[/bold]" in colored
+
+
+def test_a_backend_rate_limit_spaces_the_requests_of_all_its_stores(tmp_path):
+    import time
+
+    project = chain(tmp_path)
+    project.edit("reconciler.yaml", "pos_account_id: chain}", "pos_account_id: chain, rate_limit: 5, concurrency: 8}")
+    started = time.monotonic()
+    result = project.run("apply", "--auto-approve")
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 0, result.output
+    # 12 stores, one request each, at 5 per second with a bucket of 5: the last seven
+    # wait for refills, so the apply cannot end before 7/5 s.
+    assert elapsed >= 1.3
+    assert "12 applied" in result.output
+
+
+def test_a_rate_limit_that_is_not_positive_is_refused_at_its_line(tmp_path):
+    project = chain(tmp_path)
+    project.edit("reconciler.yaml", "pos_account_id: chain}", "pos_account_id: chain, rate_limit: 0}")
+    result = project.run("validate")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("reconciler.yaml:3:")
+    assert "rate_limit" in result.stderr and "greater than 0" in result.stderr
