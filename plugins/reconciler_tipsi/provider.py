@@ -30,9 +30,12 @@ from reconciler.sdk import (
     InProcessTransport,
     Program,
     Provider,
+    ResourceCache,
     StorePlan,
+    StoreProduct,
     StoreView,
     encode_body,
+    encoded_size,
 )
 
 from . import mapping
@@ -71,29 +74,53 @@ class TipsiProvider(Provider):
     Binding = TipsiBinding
     settings: TipsiSettings
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._resources = ResourceCache()  # product -> ext/sync item, shared by stores
+        self._checked = ResourceCache()  # findings about the menu's products
+
     # -- validation and mapping ---------------------------------------------------------------
     def remote_id(self, binding: TipsiBinding) -> str:
         return str(binding.store_id)
 
     def validate_store(self, view: StoreView) -> Iterable[Finding]:
-        barcodes: Counter[str] = Counter(b for item in mapping.tipsi_products(view) for b in item.product.barcodes)
-        for item in mapping.tipsi_products(view):
-            pid, product = item.id, item.product
-            if not product.barcodes:
-                where = view.product_path(pid, "barcodes") if "barcodes" in product.model_fields_set else view.product_path(pid)
-                yield Finding(where, f"{pid!r} has no barcodes; Tipsi needs at least one to match an item",
-                              at_key="barcodes" not in product.model_fields_set)
-            for barcode in sorted({b for b in product.barcodes if barcodes[b] > 1}):
-                yield Finding(view.product_path(pid, "barcodes"),
-                              f"barcode {barcode!r} is used by more than one product of store {view.store_id!r}; "
-                              "Tipsi takes each barcode once per store")
-            if mapping.whole_stock(item) is None:
+        # Barcodes and categories belong to the menu: checked once per menu, reported at
+        # the menu. Stock belongs to the store: only its overridden products can differ.
+        duplicates: set[str] | None = None
+
+        def menu_findings(item: StoreProduct) -> list[Finding]:
+            nonlocal duplicates
+            if duplicates is None:
+                counts = Counter(b for each in mapping.tipsi_products(view) for b in each.product.barcodes)
+                duplicates = {b for b, n in counts.items() if n > 1}
+            return list(self._product_findings(view, item, duplicates))
+
+        findings, first = self._checked.menu_values(view, menu_findings)
+        if first:
+            for found in findings.values():
+                yield from found
+        for pid in view.overridden:
+            item = view.products[pid]
+            if item.product.type == "SINGLE" and mapping.whole_stock(item) is None:
                 yield Finding(self._stock_path(view, pid),
                               f"stock {item.stock.quantity} of {pid!r} is not a whole number of 0 or more; "
                               "Tipsi's in_stock is a count")
-            if product.category is not None and product.category not in mapping.CATEGORIES:
-                yield Finding(view.product_path(pid, "category"),
-                              f"category {product.category!r} is not one of Tipsi's: {', '.join(mapping.CATEGORIES)}")
+
+    def _product_findings(self, view: StoreView, item: StoreProduct, duplicates: set[str]) -> Iterable[Finding]:
+        if item.product.type != "SINGLE":
+            return
+        pid, product = item.id, item.product
+        if not product.barcodes:
+            where = view.product_path(pid, "barcodes") if "barcodes" in product.model_fields_set else view.product_path(pid)
+            yield Finding(where, f"{pid!r} has no barcodes; Tipsi needs at least one to match an item",
+                          at_key="barcodes" not in product.model_fields_set)
+        for barcode in sorted(set(product.barcodes) & duplicates):
+            yield Finding(view.product_path(pid, "barcodes"),
+                          f"barcode {barcode!r} is used by more than one product of menu {view.menu_id!r}; "
+                          "Tipsi takes each barcode once per store")
+        if product.category is not None and product.category not in mapping.CATEGORIES:
+            yield Finding(view.product_path(pid, "category"),
+                          f"category {product.category!r} is not one of Tipsi's: {', '.join(mapping.CATEGORIES)}")
 
     @staticmethod
     def _stock_path(view: StoreView, pid: str) -> tuple:
@@ -103,7 +130,9 @@ class TipsiProvider(Provider):
         return view.store_path("stock")
 
     def desired(self, view: StoreView) -> DesiredStore:
-        return DesiredStore({}, {item.id: mapping.item_resource(item) for item in mapping.tipsi_products(view)})
+        items = self._resources.store_values(
+            view, lambda item: mapping.item_resource(item) if item.product.type == "SINGLE" else None)
+        return DesiredStore({}, {pid: item for pid, item in items.items() if item is not None})
 
     def available(self, resource: dict[str, Any]) -> bool:
         return resource.get("in_stock", 0) > 0
@@ -117,10 +146,11 @@ class TipsiProvider(Provider):
     # -- planning -------------------------------------------------------------------------------
     def compile(self, request: CompileRequest) -> Program:
         desired = request.desired.resources
-        full_items = [desired[key] for key in sorted(desired)]
-        full_bytes = len(encode_body(full_items))
+        # `[item,item,...]`, summed from each item's size (shared items are encoded once).
+        full_bytes = 2 + sum(map(encoded_size, desired.values())) + max(len(desired) - 1, 0)
         full_cost = Cost(requests=1, bytes=full_bytes)
         if request.full:
+            full_items = [desired[key] for key in sorted(desired)]
             action = Action(
                 index=0, kind="ext/sync_clear",
                 summary=f"sync_clear of {len(full_items)} item{'s' * (len(full_items) != 1)} "

@@ -1,5 +1,7 @@
 """A generated chain for the benchmark: one D-Store menu of 1,500 products (groups,
 modifiers, overloads) shared by many stores, each with price, status and stock overrides.
+Every fourth store also sells through Tipsi (its SINGLE products, with stock), so stock
+drift has a backend that carries it and the apply is measured against two backends.
 
 Everything is deterministic (a seeded RNG), so runs are comparable.
 """
@@ -11,6 +13,7 @@ from pathlib import Path
 
 GROUPS = 100
 MEMBERS = 13  # per group; 100 combos + 100 groups + 1,300 members = 1,500 products
+TIPSI_EVERY = 4  # stores s0000, s0004, ... are also on Tipsi
 
 
 def product_ids() -> list[str]:
@@ -28,14 +31,16 @@ def menu_yaml(products_per_menu: int | None = None, currency: str = "SGD") -> st
     lines = ["menus:", "  chain:", f"    currency: {currency}", "    products:"]
     count = 0
     for g in range(GROUPS):
-        lines.append(f'      combo{g}: {{name: "set meal {g}", price: "{10 + g % 20}.90", sub_products: [g{g}]}}')
+        lines.append(f'      combo{g}: {{name: "set meal {g}", price: "{10 + g % 20}.90", barcodes: ["{3_000_000 + g}"], '
+                     f'sub_products: [g{g}]}}')
         members = ", ".join(f"m{g}-{i}" for i in range(MEMBERS))
         lines.append(f'      g{g}: {{type: GROUP, name: "choice {g}", quantity: {{min: 1, max: 2}}, sub_products: [{members}]}}')
         for i in range(MEMBERS):
             kind = "MODIFIER" if i % 3 == 2 else "SINGLE"
             lines.append(
                 f'      m{g}-{i}: {{type: {kind}, name: "item {g}-{i}", price: "{1 + i}.{i % 10}0", '
-                f'quantity: {{min: 0, max: 10}}, overloads: {{g{g}: {{price: "0.{i % 10}0", quantity: {{min: 0, max: 2}}}}}}}}'
+                f'barcodes: ["{2_000_000 + g * 100 + i}"], quantity: {{min: 0, max: 10}}, '
+                f'overloads: {{g{g}: {{price: "0.{i % 10}0", quantity: {{min: 0, max: 2}}}}}}}}'
             )
         count += 2 + MEMBERS
         if products_per_menu and count >= products_per_menu:
@@ -60,7 +65,8 @@ def stores_yaml(stores: int, drift: dict[str, dict] | None = None, seed: int = 7
         lines.append(f"  {sid}:")
         lines.append(f"    name: Store {n}")
         lines.append("    menu: chain")
-        lines.append(f"    backends: {{dstore: {{store_id: {sid}}}}}")
+        tipsi = f", tipsi: {{store_id: {10_000 + n}}}" if n % TIPSI_EVERY == 0 else ""
+        lines.append(f"    backends: {{dstore: {{store_id: {sid}}}{tipsi}}}")
         lines.append("    prices: {" + ", ".join(f'{k}: "{v}"' for k, v in prices.items()) + "}")
         lines.append("    status: {" + ", ".join(f"{k}: {v}" for k, v in status.items()) + "}")
         lines.append("    stock: {" + ", ".join(f"{k}: {v}" for k, v in stock.items()) + "}")
@@ -92,7 +98,7 @@ def drift(stores: int, share: float = 0.01, seed: int = 11) -> tuple[dict[str, d
     return changes, counts
 
 
-def write_project(root: Path, url: str, stores: int, drifted: dict[str, dict] | None = None) -> None:
+def write_project(root: Path, url: str, tipsi_url: str, stores: int, drifted: dict[str, dict] | None = None) -> None:
     root.mkdir(parents=True, exist_ok=True)
     (root / "reconciler.yaml").write_text(
         "catalog: [menu.yaml, stores.yaml]\n"
@@ -101,6 +107,8 @@ def write_project(root: Path, url: str, stores: int, drifted: dict[str, dict] | 
         f'  dstore: {{provider: dstore, url: "{url}", client_id: bench-client, pos_account_id: chain,\n'
         '           private_key: "${file:keys/client.pem}", gateway_public_key: "${file:keys/gateway.pem}",\n'
         "           retry: {attempts: 3, backoff: 0.1, max_backoff: 1, timeout: 60}}\n"
+        f'  tipsi: {{provider: tipsi, url: "{tipsi_url}", username: bench, password: "${{file:keys/tipsi-password}}",\n'
+        "          retry: {attempts: 3, backoff: 0.1, max_backoff: 1, timeout: 60}}\n"
     )
     (root / "menu.yaml").write_text(menu_yaml())
     (root / "stores.yaml").write_text(stores_yaml(stores, drifted))

@@ -137,7 +137,7 @@ stores:
     out = result.output
     assert "menus/more.yaml:5:7: error: 'no-code' has no barcodes" in out
     assert "menus/more.yaml:6:61: error: 'empty' has no barcodes" in out
-    assert "menus/more.yaml:7:57: error: barcode '555' is used by more than one product of store 'more'" in out
+    assert "menus/more.yaml:7:57: error: barcode '555' is used by more than one product of menu 'more'" in out
     assert "menus/more.yaml:8:57: error: barcode '555' is used by more than one product" in out
     assert "menus/more.yaml:9:74: error: category 'spirits' is not one of Tipsi's: wine, drink" in out
     assert "stores/more.yaml:7:15: error: stock 1.5 of 'twin-a' is not a whole number" in out
