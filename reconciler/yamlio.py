@@ -159,7 +159,12 @@ def _convert(loader: _Loader, node: yaml.Node) -> Any:
             return _BOOLS[value.lower()]
         if tag == _NULL:
             return None
-        return loader.construct_object(node, deep=True)
+        try:
+            return loader.construct_object(node, deep=True)
+        except ValueError:  # a date-shaped text that is no date, as 2024-13-45
+            kind = tag.rsplit(":", 1)[-1]
+            raise ConfigError(f"{value!r} reads as a {kind} but is not a valid one; quote it to keep it "
+                              "as text", _mark_location(loader, node.start_mark)) from None
     if isinstance(node, yaml.MappingNode):
         if any(key.tag == "tag:yaml.org,2002:merge" for key, _ in node.value):
             return _construct_mapping(loader, node, deep=True)

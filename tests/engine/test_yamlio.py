@@ -27,6 +27,13 @@ def test_syntax_error_has_a_location():
         parse_yaml("a: [1, 2\nb: 3\n", "bad.yaml")
 
 
+def test_a_date_that_is_no_date_is_a_located_error_not_a_crash():
+    with pytest.raises(ConfigError) as caught:
+        parse_yaml("menus:\n  m:\n    since: 2024-13-45\n", "menu.yaml")
+    assert str(caught.value.location) == "menu.yaml:3:12"
+    assert "'2024-13-45' reads as a timestamp but is not a valid one; quote it" in str(caught.value)
+
+
 def test_locate_walks_keys_and_points_at_keys_or_values():
     text = "menus:\n  m:\n    products:\n      p1:\n        name: x\n        price: 1\n"
     source = SourceFile(path=None, display="m.yaml", text=text, data=parse_yaml(text, "m.yaml"))
