@@ -217,3 +217,14 @@ def test_a_schema_1_store_is_migrated_in_place(state_url, tmp_path):
     finally:
         migrated.close()
     assert SCHEMA_VERSION == 3
+
+
+def test_bodies_are_shared_and_only_unreferenced_ones_are_pruned(store):
+    store.record("b", "s1", "r1", {}, {"p": {"a": 1}, "q": {"a": 2}}, "fp1", 0, "plan1", 0, "k", 1)
+    store.record("b", "s2", "r2", {}, {"p": {"a": 1}}, "fp2", 0, "plan1", 0, "k", 1)
+    assert store.prune() == 0  # every body is held by some store
+    store.record("b", "s1", "r1", {}, {"p": {"a": 1}, "q": {"a": 3}}, "fp3", 1, "plan2", 0, "k", 1)
+    assert store.prune() == 1  # {"a": 2} is held by no store now
+    assert store.prune() == 0
+    assert store.get("b", "s1").resources == {"p": {"a": 1}, "q": {"a": 3}}
+    assert store.get("b", "s2").resources == {"p": {"a": 1}}
