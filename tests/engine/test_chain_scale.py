@@ -8,7 +8,6 @@ import sqlite3
 import pytest
 
 from project_runner import ProjectRunner
-from reconciler.cli import main  # noqa: F401  (the runner drives it)
 from reconciler.project import load_project
 from reconciler.provider import ProviderContext
 from reconciler.render.text import render_text
