@@ -258,6 +258,5 @@ class Snapshots:
 def to_content_addressed(meta: str, resources: str) -> tuple[str, str, list[tuple[str, str]]]:
     """Schema 3 migration of one row: (key -> hash map, new fingerprint, bodies)."""
     decoded = json.loads(resources)
-    hashes = {key: resource_hash(value) for key, value in decoded.items()}
-    bodies = sorted({h: dump_json(decoded[key]) for key, h in hashes.items()}.items())
-    return dump_json(hashes), snapshot_fingerprint(json.loads(meta), decoded, hashes), bodies
+    hashes, bodies = Snapshots.encode(decoded, None)
+    return hashes, snapshot_fingerprint(json.loads(meta), decoded), bodies
