@@ -22,6 +22,7 @@ from .errors import PlanError, ReconcilerError, ValidationFailed
 from .plan import Action, Plan, StorePlan
 from .planner import PlanOptions, Selector, check_fresh, make_plan
 from .project import load_project
+from .redaction import RedactingStream, scrub
 from .provider import ProviderContext
 from .registry import provider_class
 from .render import FORMATS, render
@@ -110,6 +111,11 @@ def _plan_options(backends, exclude_backends, stores, exclude_stores, full, refr
 @click.pass_context
 def main(ctx: click.Context, directory: Path, verbose: int) -> None:
     """Reconcile YAML retail catalogs into point-of-sale and marketplace backends."""
+    # Everything the CLI prints passes through the scrubber: a server that echoes a request
+    # into its error cannot put a secret on the screen or into a CI log.
+    for name in ("stdout", "stderr"):
+        if not isinstance(getattr(sys, name), RedactingStream):
+            setattr(sys, name, RedactingStream(getattr(sys, name)))
     logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs URLs, which may carry keys
@@ -160,7 +166,7 @@ def plan(session: Session, out: Path | None, fmt: str, detailed_exitcode: bool, 
     click.echo(render(the_plan, fmt, color=fmt == "text" and sys.stdout.isatty(), price_alert=price_alert,
                       full_plan=out.name if out else None), nl=fmt == "json")
     if out is not None:
-        out.write_text(the_plan.to_json() + "\n", encoding="utf-8")
+        out.write_text(scrub(the_plan.to_json()) + "\n", encoding="utf-8")
         click.echo(f"plan written to {out}", err=True)
     the_plan.check_safety(force)
     if detailed_exitcode and the_plan.has_changes:

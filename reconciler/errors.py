@@ -1,12 +1,15 @@
 """One root error type; subclasses carry a location or a backend result code.
 
-Messages never contain secrets: providers resolve secrets themselves and raise these
-errors with text they composed, not with text copied from a request.
+Messages never contain secrets: the text of every ReconcilerError is scrubbed of every
+registered secret (`redaction.py`) whenever it is turned into a string, so even a
+message that quotes a server's answer (which may echo the request) is safe to print.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from .redaction import scrub
 
 
 @dataclass(frozen=True, order=True)
@@ -39,6 +42,9 @@ class ReconcilerError(Exception):
     """Root of every error the reconciler raises on purpose. Exit code 1 unless noted."""
 
     exit_code = 1
+
+    def __str__(self) -> str:
+        return scrub(super().__str__())
 
 
 class ConfigError(ReconcilerError):

@@ -37,6 +37,8 @@ class StoreView:
     # Products this store overrides (price, status or stock): every other product is the
     # menu's own StoreProduct object, the same in every store of the menu.
     overridden: frozenset[str] = frozenset()
+    # `owned: true` on the store's binding: the reconciler owns the whole store there.
+    owned: bool = False
 
     @property
     def currency(self) -> str:
@@ -60,7 +62,8 @@ class StoreView:
 
 
 def expand_store(
-    catalog: Catalog, store_id: str, backend: str, binding: Any, stock: dict[str, StockEntry]
+    catalog: Catalog, store_id: str, backend: str, binding: Any, stock: dict[str, StockEntry],
+    owned: bool = False,
 ) -> StoreView:
     """The store's products: the menu's own `StoreProduct` objects, shared by every store
     that does not override a product, and new ones where the store sets a price, status
@@ -76,7 +79,7 @@ def expand_store(
         products[product_id] = StoreProduct(
             product_id, product, store.prices.get(product_id, product.price),
             store.status.get(product_id, product.status), stock.get(product_id))
-    return StoreView(backend, store_id, store, store.menu, menu, binding, products, catalog, overridden)
+    return StoreView(backend, store_id, store, store.menu, menu, binding, products, catalog, overridden, owned)
 
 
 _MENU_PRODUCTS: dict[int, tuple[Menu, dict[str, StoreProduct]]] = {}

@@ -130,6 +130,9 @@ class BackendEntry(BaseModel):
     # Resource fields this backend owns: the plan takes their values from what the backend
     # holds and only reports drift in them. Default: the catalog (git) owns every field.
     owned_fields: list[Id] = []
+    # The reconciler owns every store of this backend: a first apply may replace or clear
+    # what a store held before (a full sync). Default: it owns only what it has applied.
+    owned: bool = False
 
 
 class ProjectFile(Strict):

@@ -38,6 +38,12 @@ class Effect(Frozen):
     set: list[str] = []
     remove: list[str] = []
     meta: bool = False  # the store-level fields take the desired meta
+    # What the action does to contents of the store the reconciler has never seen (items
+    # the backend held before the first apply): "kept"; "cleared" (replaced, zeroed or
+    # marked unavailable: a full sync that overwrites); "unknown" (the document does not
+    # say). Before a store's first recorded apply, anything but "kept" is refused by
+    # safety unless the store is owned or --force is given.
+    unseen: Literal["kept", "unknown", "cleared"] = "kept"
 
 
 class Action(Frozen):
@@ -102,6 +108,10 @@ class StorePlan(Frozen):
     price_moves: list[PriceMove] = []
     availability_moves: list[AvailabilityMove] = []
     warnings: list[str] = []
+    owned: bool = False  # the user declared that the reconciler owns the whole store there
+    # Non-empty when the reconciler has never seen what the backend holds for this store
+    # and an action's effect on those unseen contents is not "kept": says what happens.
+    unseen: str = ""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -197,6 +207,7 @@ def safety_check(
     available: Any,
     max_removed_share: float,
     max_unavailable_share: float,
+    unseen_violation: str = "",
 ) -> SafetyCheck:
     """Shares of a store's products that the plan removes or makes unavailable.
 
@@ -224,6 +235,8 @@ def safety_check(
             f"makes {unavailable} of {total} products unavailable ({unavailable_share:.0%}), "
             f"more than max_unavailable_share {max_unavailable_share:.0%}"
         )
+    if unseen_violation:
+        violations.append(unseen_violation)
     return SafetyCheck(
         removed=removed, unavailable=unavailable, total=total,
         removed_share=round(removed_share, 4), unavailable_share=round(unavailable_share, 4),

@@ -119,7 +119,8 @@ def _targets(validated: Validated, state: StateView, options: PlanOptions) -> li
 
 
 async def _observe(targets: list[_Target], options: PlanOptions) -> dict[tuple[str, str], Observed]:
-    """Live reads for providers that can read, in one bulk call per backend."""
+    """Live reads for providers that can read, in one bulk call per backend; the fields a
+    read cannot return come from the last applied snapshot."""
     observed: dict[tuple[str, str], Observed] = {}
     if not options.refresh:
         return observed
@@ -133,8 +134,27 @@ async def _observe(targets: list[_Target], options: PlanOptions) -> dict[tuple[s
             continue
         for target in group:
             if target.remote_id in live:
-                observed[(target.backend, target.store)] = live[target.remote_id]
+                observed[(target.backend, target.store)] = _with_write_only_fields(
+                    provider, live[target.remote_id], target.row)
     return observed
+
+
+def _with_write_only_fields(provider: Provider, live: Observed, row: StoreState | None) -> Observed:
+    """A live read with the fields it cannot return taken from the last applied snapshot.
+
+    A write-only field (a lot's expiry date the store API never returns) can only be
+    compared with what was last sent; without a snapshot it is absent, so the plan sends it
+    once and the next plan sees it recorded.
+    """
+    fields = provider.write_only_fields
+    if not fields or row is None:
+        return live
+    resources = {}
+    for key, resource in live.resources.items():
+        applied = row.resources.get(key)
+        missing = {f: applied[f] for f in fields if applied and f in applied and f not in resource}
+        resources[key] = {**resource, **missing} if missing else resource
+    return Observed(live.meta, resources, live.source, live.unknown)
 
 
 def _observed_from_state(row: StoreState | None, observations: list[Observation] = ()) -> Observed:
@@ -187,8 +207,13 @@ def _with_owned_fields(provider: Provider, backend: str, desired: DesiredStore, 
     return DesiredStore(desired.meta, resources)
 
 
-async def make_plan(validated: Validated, state: StateView, options: PlanOptions) -> Plan:
-    plan_id = new_plan_id()
+async def make_plan(validated: Validated, state: StateView, options: PlanOptions,
+                    plan_id: str | None = None, created: datetime | None = None) -> Plan:
+    """The plan of the selected stores. `plan_id` and `created` are given when a saved
+    plan is derived again to prove it was not edited: with the same catalog, state and
+    clock the actions come out byte for byte the same."""
+    plan_id = plan_id or new_plan_id()
+    created = created or datetime.now(timezone.utc).replace(microsecond=0)
     project = validated.project
     targets = _targets(validated, state, options)
     live = await _observe(targets, options)
@@ -196,10 +221,10 @@ async def make_plan(validated: Validated, state: StateView, options: PlanOptions
     for target in sorted(targets, key=lambda t: (t.backend, t.store)):
         observed = live.get((target.backend, target.store)) or _observed_from_state(
             target.row, state.observations(target.backend, target.store))
-        stores.append(_plan_store(plan_id, project.config.safety, target, observed, state, options))
+        stores.append(_plan_store(plan_id, created, project.config.safety, target, observed, state, options))
     return Plan(
         plan_id=plan_id,
-        created_at=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        created_at=created.isoformat(),
         tool_version=__version__,
         project=project.root.name,
         options={"full": options.full, "refresh": options.refresh, "selector": options.selector.describe()},
@@ -207,7 +232,7 @@ async def make_plan(validated: Validated, state: StateView, options: PlanOptions
     )
 
 
-def _plan_store(plan_id: str, project_safety: Safety, target: _Target, observed: Observed,
+def _plan_store(plan_id: str, created: datetime, project_safety: Safety, target: _Target, observed: Observed,
                 state: StateView, options: PlanOptions) -> StorePlan:
     provider = target.provider
     notes = (_observation_notes(target.backend, target.row, state.observations(target.backend, target.store))
@@ -230,17 +255,24 @@ def _plan_store(plan_id: str, project_safety: Safety, target: _Target, observed:
     needs_work = full or changes or meta_changes
     if observed.source == "none" and not desired.resources and not desired.meta:
         needs_work = False
+    owned = provider.owns_stores or bool(target.view and target.view.owned)
+    # Never recorded and not read live: what the backend holds for this store is unseen.
+    first_contact = observed.source != "live" and (target.row is None or target.row.serial == 0)
     program = provider.compile(CompileRequest(
         view=target.view, remote_id=target.remote_id, desired=desired, observed=observed,
         changes=changes, meta_changed=bool(meta_changes), full=full, full_reason=reason,
         idempotency_key=lambda i: idempotency_key(plan_id, target.backend, target.store, i),
+        first_contact=first_contact, owned=owned, now=created,
     ))
     if not needs_work:
         program.path, program.reason, program.actions = "none", "no changes", []
+    unseen = _unseen(target.backend, program.actions) if first_contact else ""
     thresholds = target.view.store.safety if target.view and target.view.store.safety else project_safety
     safety = safety_check(
         observed.resources, desired.resources, changes, provider.available,
         thresholds.max_removed_share, thresholds.max_unavailable_share,
+        unseen_violation=(f"{unseen}; declare the store owned (`owned: true` on its binding, or on the "
+                          "backend) if the reconciler may replace what it holds there" if unseen and not owned else ""),
     )
     set_keys = {key for action in program.actions for key in action.effect.set}
     warnings = notes + list(program.warnings)
@@ -255,13 +287,27 @@ def _plan_store(plan_id: str, project_safety: Safety, target: _Target, observed:
         backend=target.backend, provider=provider.kind, store=target.store, remote_id=target.remote_id,
         path=program.path, reason=program.reason or reason, changes=changes, meta_changes=meta_changes,
         desired_meta=desired.meta,
-        resources={k: desired.resources[k] for k in sorted(set_keys) if k in desired.resources},
+        resources={k: program.held.get(k, desired.resources[k]) for k in sorted(set_keys) if k in desired.resources},
         actions=program.actions, full_cost=program.full_cost,
         desired_fingerprint=desired_fingerprint(target.desired, catalog_hashes), observed_fingerprint=observed_fp,
         observed_source=observed.source, base_serial=target.row.serial if target.row else 0,
         safety=safety, warnings=warnings,
         price_moves=_price_moves(provider, changes), availability_moves=_availability_moves(provider, changes),
+        owned=owned, unseen=unseen,
     )
+
+
+def _unseen(backend: str, actions: list) -> str:
+    """What the first apply does to contents of the store the reconciler has never seen."""
+    for action in actions:
+        if action.effect.unseen == "cleared":
+            return (f"the reconciler has no record of what {backend} holds for this store, and action "
+                    f"{action.index} ({action.kind}) replaces or clears whatever it does not name")
+    for action in actions:
+        if action.effect.unseen == "unknown":
+            return (f"the reconciler has no record of what {backend} holds for this store, and whether action "
+                    f"{action.index} ({action.kind}) keeps what it does not name is not documented")
+    return ""
 
 
 async def check_fresh(plan: Plan, validated: Validated, state: StateView) -> None:

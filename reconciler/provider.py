@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterable, Protocol
@@ -88,6 +89,15 @@ class CompileRequest:
     full: bool  # --full, or the engine knows the observed state cannot be trusted
     full_reason: str
     idempotency_key: Callable[[int], str]
+    # The reconciler has never recorded an apply to this store and cannot read it: the
+    # backend may hold things nobody told us about. A first contact must not clear them
+    # (Effect.unseen) unless the store is `owned`.
+    first_contact: bool = False
+    owned: bool = False  # the user declared the reconciler owns the whole store there
+    # The plan's clock: any time an action carries (a movement date) is taken from it, so
+    # the same catalog and state always compile to the same actions (apply re-derives a
+    # plan file's actions to prove it was not edited).
+    now: datetime = field(default_factory=lambda: datetime.now(timezone.utc).replace(microsecond=0))
 
 
 @dataclass
@@ -99,6 +109,10 @@ class Program:
     actions: list[Action]
     full_cost: Cost
     warnings: list[str] = field(default_factory=list)
+    # What the backend will really hold for a key an action sets, where that differs from
+    # the desired resource (a field the API cannot clear): the state records this, so a
+    # drift the backend keeps stays visible instead of being recorded as converged.
+    held: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class ObservationSink(Protocol):
@@ -179,6 +193,12 @@ class Provider(ABC):
     max_concurrency: ClassVar[int] = 4  # stores applied at once on this backend
     # Resource fields the backend owns (`owned_fields` in reconciler.yaml); the engine sets it.
     owned_fields: tuple[str, ...] = ()
+    # The reconciler owns every store of this backend (`owned: true` in reconciler.yaml);
+    # the engine sets it. A store binding can say the same for one store.
+    owns_stores: bool = False
+    # Resource fields a live read (`observe`) cannot return: the engine compares them with
+    # the last applied snapshot instead, so a write-only field is not drift on every plan.
+    write_only_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, name: str, settings: BaseModel, context: ProviderContext):
         self.name = name

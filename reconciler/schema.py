@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from .errors import ConfigError
-from .model import CatalogFile, ProjectFile
+from .model import BackendEntry, CatalogFile, ProjectFile
 from .plan import Plan
 from .registry import installed_providers, provider_class
 
@@ -32,7 +32,11 @@ def project_schema() -> dict[str, Any]:
             continue  # a broken plugin is reported when a project uses it
         defs.update(settings.pop("$defs", {}))
         settings = copy.deepcopy(settings)
-        settings.setdefault("properties", {})["provider"] = {"const": kind}
+        properties = settings.setdefault("properties", {})
+        properties["provider"] = {"const": kind}
+        # The keys every backend takes that the engine reads (BackendEntry), not the provider.
+        engine_keys = BackendEntry.model_json_schema()["properties"]
+        properties.update({key: engine_keys[key] for key in ("owned_fields", "owned")})
         settings["required"] = sorted({"provider", *settings.get("required", [])})
         settings["title"] = f"{kind} backend"
         alternatives.append(settings)

@@ -18,6 +18,7 @@ from .fingerprint import encode_body, encoded_size, fingerprint
 from .model import StockEntry
 from .money import from_minor_units, to_minor_units
 from .plan import Action, Cost, Effect, StorePlan
+from .redaction import register_secret
 from .provider import (
     EMULATOR_URL,
     BackendSettings,
@@ -41,7 +42,7 @@ __all__ = [
     "DroppedConnection", "Effect", "encode_body", "encoded_size", "Fault", "FaultQueue", "faults_endpoint",
     "FieldChange", "Finding", "fingerprint", "from_minor_units", "Hang", "Imported",
     "ImportedProduct", "InProcessTransport", "Location", "ObservationSink", "Observed",
-    "OutcomeUnknown", "Program", "Provider", "ProviderContext", "ReconcilerError",
+    "OutcomeUnknown", "Program", "Provider", "ProviderContext", "ReconcilerError", "register_secret",
     "ResourceCache", "ResourceChange", "RetrySettings", "StockEntry", "StorePlan", "StoreProduct", "StoreView",
     "to_minor_units",
 ]

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from .errors import SecretError
+from .redaction import register_secret
 
 REFERENCE = re.compile(r"^\$\{(env|file):([^}]+)\}$")
 
@@ -20,7 +21,8 @@ def is_reference(value: str | None) -> bool:
 
 
 def resolve_secret(value: str | None, project_dir: Path, what: str) -> str | None:
-    """The secret's value. A plain string is returned as written (not recommended)."""
+    """The secret's value. A plain string is returned as written: it is in the project
+    file for anyone to read already, so it is not masked (usernames are often plain)."""
     if value is None:
         return None
     match = REFERENCE.match(value)
@@ -31,9 +33,13 @@ def resolve_secret(value: str | None, project_dir: Path, what: str) -> str | Non
         resolved = os.environ.get(name)
         if resolved is None:
             raise SecretError(f"{what}: environment variable {name} is not set (referenced as {value})")
-        return resolved
-    path = (project_dir / name).expanduser()
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise SecretError(f"{what}: cannot read {name}: {exc.strerror} (referenced as {value})") from None
+    else:
+        path = (project_dir / name).expanduser()
+        try:
+            resolved = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SecretError(f"{what}: cannot read {name}: {exc.strerror} (referenced as {value})") from None
+        except UnicodeDecodeError:
+            raise SecretError(f"{what}: {name} is not UTF-8 text (referenced as {value})") from None
+    register_secret(resolved)  # from now on it is masked in every output, in any encoding
+    return resolved

@@ -53,10 +53,11 @@ def validate_project(project: Project, context: ProviderContext,
             provider = providers.get(backend)
             if provider is None:
                 continue
+            owned, raw_binding = _owned(project, store_id, backend, raw_binding, problems)
             binding = _shape_binding(project, provider, store_id, backend, raw_binding, problems)
             if binding is None:
                 continue
-            view = expand_store(catalog, store_id, backend, binding, stock)
+            view = expand_store(catalog, store_id, backend, binding, stock, owned)
             for finding in provider.validate_store(view):
                 problems.append(_locate(project, finding))
             views.append(view)
@@ -85,7 +86,7 @@ def _build_providers(project: Project, context: ProviderContext, transports: dic
         except Exception as exc:
             problems.append(Problem(project.locate_config(("backends", name, "provider")), str(exc)))
             continue
-        raw = {k: v for k, v in entry.model_dump().items() if k not in ("provider", "owned_fields")}
+        raw = {k: v for k, v in entry.model_dump().items() if k not in ENGINE_BACKEND_KEYS}
         try:
             settings = cls.Settings.model_validate(raw)
         except ValidationError as exc:
@@ -96,7 +97,25 @@ def _build_providers(project: Project, context: ProviderContext, transports: dic
             continue
         providers[name] = cls(name, settings, replace(context, transport=transports.get(name)))
         providers[name].owned_fields = tuple(entry.owned_fields)
+        providers[name].owns_stores = entry.owned
     return providers
+
+
+# Keys of a backend entry the engine reads; the provider's Settings never see them.
+ENGINE_BACKEND_KEYS = ("provider", "owned_fields", "owned")
+
+
+def _owned(project: Project, store_id: str, backend: str, raw: dict[str, Any],
+           problems: list[Problem]) -> tuple[bool, dict[str, Any]]:
+    """`owned:` on a store binding is the engine's, not the provider's: taken out here."""
+    if "owned" not in raw:
+        return False, raw
+    owned = raw["owned"]
+    if not isinstance(owned, bool):
+        problems.append(Problem(project.catalog.locate(("stores", store_id, "backends", backend, "owned")),
+                                f"owned must be true or false, not {owned!r}"))
+        owned = False
+    return owned, {k: v for k, v in raw.items() if k != "owned"}
 
 
 def _shape_binding(project: Project, provider: Provider, store_id: str, backend: str,

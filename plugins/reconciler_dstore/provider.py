@@ -164,7 +164,7 @@ class DStoreProvider(Provider):
                         " (replaces what D-Store holds)",
                 method="POST", path=self.settings.path, body=full_body, bytes=full_bytes,
                 idempotency_key=request.idempotency_key(0),
-                effect=Effect(replace=True, set=sorted(desired.resources), meta=True),
+                effect=Effect(replace=True, set=sorted(desired.resources), meta=True, unseen="cleared"),
             )
             return Program("full", reason, [action], full_cost)
         statuses = sorted((c.key, c.new["status"]) for c in request.changes)

@@ -152,7 +152,7 @@ class MiPOSProvider(Provider):
                     f"{len(body['suppliers'])} suppliers",
             method="POST", path=mapping.sync_path(request.remote_id), body=body, bytes=full_cost.bytes,
             idempotency_key=request.idempotency_key(len(actions)),
-            effect=Effect(replace=True, set=sorted(desired)),
+            effect=Effect(replace=True, set=sorted(desired), unseen="unknown"),
         ))
         reason = request.full_reason or self._full_reason(request)
         return Program("full", reason, actions, full_cost, warnings)

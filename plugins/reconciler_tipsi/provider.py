@@ -10,6 +10,7 @@ item a sync_clear does not name, so a second chunk would zero the first.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 import logging
 import secrets
 from collections import Counter
@@ -42,6 +43,12 @@ from . import mapping
 from .client import TipsiClient
 
 log = logging.getLogger("reconciler.tipsi")
+
+
+@dataclass(frozen=True)
+class _Upsert:
+    key: str
+    op: str  # create | update | delete
 
 EMULATOR_USER = "reconciler-emulator"
 DEMO_USER, DEMO_EMAIL, DEMO_PASSWORD = "demo", "demo@example.com", "demo"  # `reconciler emulate tipsi`
@@ -149,7 +156,7 @@ class TipsiProvider(Provider):
         # `[item,item,...]`, summed from each item's size (shared items are encoded once).
         full_bytes = 2 + sum(map(encoded_size, desired.values())) + max(len(desired) - 1, 0)
         full_cost = Cost(requests=1, bytes=full_bytes)
-        if request.full:
+        if request.full and request.owned:
             full_items = [desired[key] for key in sorted(desired)]
             action = Action(
                 index=0, kind="ext/sync_clear",
@@ -157,12 +164,17 @@ class TipsiProvider(Provider):
                         "(every other item of the store goes out of stock)",
                 method="PATCH", path=mapping.sync_clear_path(request.remote_id), body=full_items,
                 bytes=full_bytes, idempotency_key=request.idempotency_key(0),
-                effect=Effect(replace=True, set=sorted(desired)),
+                effect=Effect(replace=True, set=sorted(desired), unseen="cleared"),
             )
             return Program("full", request.full_reason, [action], full_cost)
-        if not request.changes:
+        keys = {c.key: c.op for c in request.changes}
+        if request.full:
+            # Not owned: the store may hold items nobody told us about, and sync_clear would
+            # zero them. Upsert every desired item; zero only removed items we applied.
+            keys.update({key: keys.get(key, "update") for key in desired})
+        if not keys:
             return Program("none", "no changes", [], full_cost)
-        changes = sorted(request.changes, key=lambda c: c.key)
+        changes = [_Upsert(key, op) for key, op in sorted(keys.items())]
         actions = []
         for index, chunk in enumerate(mapping.chunks(changes, self.settings.chunk_size)):
             body = [mapping.zeroed(c.key) if c.op == "delete" else desired[c.key] for c in chunk]
@@ -178,6 +190,9 @@ class TipsiProvider(Provider):
                 effect=Effect(set=changed, remove=removed),
             ))
         counts = Counter(c.op for c in changes)
+        if request.full:
+            return Program("full", f"{request.full_reason}; every item is upserted with ext/sync (the store is not "
+                           "declared owned, so nothing it holds beyond the catalog is cleared)", actions, full_cost)
         parts = [f"{counts[op]} {word}" for op, word in (("create", "new"), ("update", "changed"),
                                                             ("delete", "removed (set to 0)")) if counts[op]]
         reason = f"{', '.join(parts)} item{'s' * (len(changes) != 1)} in {len(actions)} ext/sync " \

@@ -224,7 +224,7 @@ class VirtPOSProvider(Provider):
                               summary="zero every item this run did not update", method="POST",
                               path=mapping.ZERO_PATH, body=zero, bytes=len(encode_body(zero)),
                               idempotency_key=request.idempotency_key(len(actions)),
-                              effect=Effect(replace=True, set=sorted(desired))))
+                              effect=Effect(replace=True, set=sorted(desired), unseen="cleared")))
         return actions
 
     def compile(self, request: CompileRequest) -> Program:

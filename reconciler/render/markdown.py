@@ -102,6 +102,8 @@ def _attention(store: StorePlan, price_alert: float) -> list[str]:
             lines.append(f"{title}: price of `{move.key}` {move.old} -> {move.new} ({_percent(move.change) or 'new or removed price'})")
     if store.path == "full":
         lines.append(f"{title}: full path ({_cell(store.reason)})")
+    if store.unseen and not store.owned:  # owned: expected, and said in the details
+        lines.append(f"**unseen contents** {title}: {_cell(store.unseen)}")
     lines.extend(f"{title}: {_cell(w)}" for w in store.warnings)
     return lines
 
@@ -109,6 +111,8 @@ def _attention(store: StorePlan, price_alert: float) -> list[str]:
 def _details(store: StorePlan, price_alert: float) -> str:
     lines = [f"<details><summary>{_cell(store_title(store))}: {store.path} path, {cost_line(store)}</summary>", "",
              f"Reason: {_cell(store.reason)}", ""]
+    if store.unseen:
+        lines += [f"Unseen contents: {_cell(store.unseen)}" + (" (the store is declared owned)" if store.owned else ""), ""]
     if store.price_moves:
         lines += ["| price | name | old | new | change |", "|---|---|---:|---:|---:|"]
         for move in store.price_moves:

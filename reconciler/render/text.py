@@ -45,6 +45,9 @@ def render_text(plan: Plan, color: bool = False) -> str:
         out(f"  sends {cost_line(store)}")
         for action in store.actions:
             out(f"    {action.index}. {action.kind}: {action.summary} ({size(action.bytes)})")
+        if store.unseen:
+            out("  ", ("bold magenta", f"unseen contents: {store.unseen}"
+                       + (" (the store is declared owned)" if store.owned else "")))
         for warning in store.warnings:
             out("  ", ("magenta", f"note: {warning}"))
         for violation in store.safety.violations:

@@ -173,7 +173,7 @@ def test_many_status_changes_are_batched_by_ten(tmp_path):
     from project_runner import ProjectRunner
 
     project = ProjectRunner(tmp_path / "big")
-    project.write("reconciler.yaml", 'backends:\n  demo: {provider: dstore, url: "emulator://", pos_account_id: bk001}\n'
+    project.write("reconciler.yaml", 'backends:\n  demo: {provider: dstore, url: "emulator://", pos_account_id: bk001, owned: true}\n'
                                      "safety: {max_unavailable_share: 1}\n")
     products = "\n".join(f"      m{i:02d}: {{name: item {i}, price: 1}}" for i in range(25))
     project.write("menu.yaml", f"menus:\n  big:\n    currency: SGD\n    products:\n{products}\n")

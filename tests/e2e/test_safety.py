@@ -12,7 +12,7 @@ MENU = "menus:\n  m:\n    currency: SGD\n    products:\n{}\n"
 
 def seven_item_store(tmp_path, project_safety: str = "") -> ProjectRunner:
     project = ProjectRunner(tmp_path / "cafe")
-    project.write("reconciler.yaml", 'backends:\n  demo: {provider: dstore, url: "emulator://", pos_account_id: bk}\n' + project_safety)
+    project.write("reconciler.yaml", 'backends:\n  demo: {provider: dstore, url: "emulator://", pos_account_id: bk, owned: true}\n' + project_safety)
     project.write("menu.yaml", MENU.format("\n".join(f"      i{n}: {{name: item {n}, price: 2}}" for n in range(7))))
     project.write("stores.yaml", "stores:\n  cafe: {name: Cafe, menu: m, backends: {demo: {store_id: c1}}}\n")
     assert project.run("apply", "--auto-approve").exit_code == 0

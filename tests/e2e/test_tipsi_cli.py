@@ -37,7 +37,9 @@ def test_first_apply_sends_the_document_sample_as_one_request(wine_shop):
     assert result.exit_code == 0, result.output
     assert "tipsi/wine-shop: applied, 1 request (created items 1, updated items 2, cleared items 0)" in result.output
     [sent] = wine_shop_syncs(wine_shop)
-    assert sent["path"] == SYNC_CLEAR.format(19771)
+    # The store is not declared owned: the first contact is the document's own ext/sync,
+    # which clears nothing Tipsi held before.
+    assert sent["path"] == SYNC.format(19771)
     assert sample_fields(sent["body"]) == SAMPLE
     assert sent["response"] == {"created_items": 1, "updated_items": 2, "cleared_items": 0}
     items = tipsi_emulator_of(wine_shop.root).items(19771)
@@ -100,7 +102,8 @@ def test_a_removed_item_is_set_to_zero_and_never_deleted(wine_shop):
     assert wine_shop.run("plan", "--detailed-exitcode").exit_code == 0
 
 
-def test_full_resync_is_one_sync_clear(wine_shop):
+def test_full_resync_of_an_owned_store_is_one_sync_clear(wine_shop):
+    wine_shop.edit("reconciler.yaml", "emulator_seed: tipsi-seed.json}", "emulator_seed: tipsi-seed.json, owned: true}")
     assert wine_shop.run("apply", "--auto-approve").exit_code == 0
     plan = json.loads(wine_shop.run("plan", "--full", "--format", "json").output)
     [store] = [s for s in plan["stores"] if s["backend"] == "tipsi" and s["store"] == "wine-shop"]

@@ -21,7 +21,7 @@ STORES = 12
 def chain(tmp_path, price_of_s3: str = "4.50", menu_price: str = "2.00") -> ProjectRunner:
     project = ProjectRunner(tmp_path / "chain")
     project.write("reconciler.yaml", 'catalog: [menu.yaml, stores.yaml]\n'
-                  'backends:\n  ds: {provider: dstore, url: "emulator://", pos_account_id: chain}\n')
+                  'backends:\n  ds: {provider: dstore, url: "emulator://", pos_account_id: chain, owned: true}\n')
     products = "\n".join(f'      p{i}: {{name: "item {i}", price: "{menu_price}"}}' for i in range(PRODUCTS))
     project.write("menu.yaml", f"menus:\n  m:\n    currency: SGD\n    products:\n{products}\n")
     stores = ["stores:"]
@@ -123,7 +123,7 @@ def test_a_backend_rate_limit_spaces_the_requests_of_all_its_stores(tmp_path):
     import time
 
     project = chain(tmp_path)
-    project.edit("reconciler.yaml", "pos_account_id: chain}", "pos_account_id: chain, rate_limit: 5, concurrency: 8}")
+    project.edit("reconciler.yaml", "owned: true}", "owned: true, rate_limit: 5, concurrency: 8}")
     started = time.monotonic()
     result = project.run("apply", "--auto-approve")
     elapsed = time.monotonic() - started
@@ -136,7 +136,7 @@ def test_a_backend_rate_limit_spaces_the_requests_of_all_its_stores(tmp_path):
 
 def test_a_rate_limit_that_is_not_positive_is_refused_at_its_line(tmp_path):
     project = chain(tmp_path)
-    project.edit("reconciler.yaml", "pos_account_id: chain}", "pos_account_id: chain, rate_limit: 0}")
+    project.edit("reconciler.yaml", "owned: true}", "owned: true, rate_limit: 0}")
     result = project.run("validate")
     assert result.exit_code == 1
     assert result.stderr.startswith("reconciler.yaml:3:")

@@ -43,6 +43,7 @@ class DStoreHarness:
                 private_key: "${{file:keys/client.pem}}"
                 gateway_public_key: "${{file:keys/gateway.pem}}"
                 pos_account_id: acct1
+                owned: true
                 retry: {{attempts: {attempts}, backoff: 0, max_backoff: 0, timeout: {timeout}}}
             """))
         lines = [f"      item{i}: {{name: item {i}, price: \"{i}.50\"}}" for i in range(products)]

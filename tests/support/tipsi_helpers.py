@@ -36,7 +36,7 @@ class TipsiHarness:
     URL resolves nowhere; the test's emulator answers through InProcessTransport."""
 
     def __init__(self, root: Path, stores: int = 2, items: int = 5, chunk_size: int = 300,
-                 attempts: int = 3, timeout: float = 0.5, login_field: str = "username"):
+                 attempts: int = 3, timeout: float = 0.5, login_field: str = "username", owned: bool = True):
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         self.emulator = TipsiEmulator()
@@ -52,6 +52,7 @@ class TipsiHarness:
                 username: "{login}"
                 password: "${{file:password.txt}}"
                 chunk_size: {chunk_size}
+                owned: {str(owned).lower()}
                 retry: {{attempts: {attempts}, backoff: 0, max_backoff: 0, timeout: {timeout}}}
             """))
         self.set_menu(items)

@@ -31,7 +31,7 @@ def res(key: str, stock: int = 1) -> dict:
     return {"external_id": key, "barcodes": [f"b{key}"], "in_stock": stock, "pos_item_name": key}
 
 
-def request(desired: dict, observed: dict, full: bool = False) -> CompileRequest:
+def request(desired: dict, observed: dict, full: bool = False, owned: bool = False) -> CompileRequest:
     changes = []
     for key, new in desired.items():
         if key not in observed:
@@ -42,7 +42,7 @@ def request(desired: dict, observed: dict, full: bool = False) -> CompileRequest
     return CompileRequest(view=None, remote_id="7", desired=DesiredStore({}, desired),
                           observed=Observed({}, observed, "state"), changes=changes, meta_changed=False,
                           full=full, full_reason="--full was given" if full else "",
-                          idempotency_key=lambda i: f"key-{i}")
+                          idempotency_key=lambda i: f"key-{i}", owned=owned)
 
 
 def test_light_path_sends_full_changed_items_and_zeroes_removed_ones(tmp_path):
@@ -64,11 +64,22 @@ def test_light_path_chunks_and_full_path_never_does(tmp_path):
     light = tipsi.compile(request(desired, {}))
     assert [len(a.body) for a in light.actions] == [3, 3, 1]
     assert [a.idempotency_key for a in light.actions] == ["key-0", "key-1", "key-2"]
-    full = tipsi.compile(request(desired, {}, full=True))
+    full = tipsi.compile(request(desired, {}, full=True, owned=True))
     [action] = full.actions
     assert (full.path, action.kind, len(action.body)) == ("full", "ext/sync_clear", 7)
     assert action.effect.replace and action.effect.set == sorted(desired)
     assert light.full_cost == full.full_cost
+
+
+def test_the_full_path_of_a_store_not_owned_upserts_every_item_and_clears_nothing(tmp_path):
+    desired = {f"k{i}": res(f"k{i}") for i in range(7)}
+    full = provider(tmp_path, chunk_size=3).compile(request(desired, {"old": res("old")}, full=True))
+    assert full.path == "full"
+    assert [a.kind for a in full.actions] == ["ext/sync"] * 3
+    sent = [item for action in full.actions for item in action.body]
+    assert sorted(i["external_id"] for i in sent) == sorted([*desired, "old"])
+    assert {"external_id": "old", "in_stock": 0} in sent  # only what the reconciler applied before is zeroed
+    assert all(a.effect.unseen == "kept" and not a.effect.replace for a in full.actions)
 
 
 def test_no_changes_is_no_action(tmp_path):
