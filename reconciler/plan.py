@@ -207,12 +207,13 @@ def safety_check(
     available: Any,
     max_removed_share: float,
     max_unavailable_share: float,
-    unseen_violation: str = "",
+    more_violations: list[str] = (),
 ) -> SafetyCheck:
     """Shares of a store's products that the plan removes or makes unavailable.
 
     The base is what the store holds now: a 7-product menu losing 6 is 86% removed,
-    whatever the size of the store.
+    whatever the size of the store. `more_violations` are the planner's findings that are
+    not shares (a first contact that would clear unseen contents).
     """
     total = len(observed)
     removed = sum(1 for c in changes if c.op == "delete")
@@ -235,8 +236,7 @@ def safety_check(
             f"makes {unavailable} of {total} products unavailable ({unavailable_share:.0%}), "
             f"more than max_unavailable_share {max_unavailable_share:.0%}"
         )
-    if unseen_violation:
-        violations.append(unseen_violation)
+    violations.extend(more_violations)
     return SafetyCheck(
         removed=removed, unavailable=unavailable, total=total,
         removed_share=round(removed_share, 4), unavailable_share=round(unavailable_share, 4),

@@ -157,46 +157,61 @@ def _with_write_only_fields(provider: Provider, live: Observed, row: StoreState 
     return Observed(live.meta, resources, live.source, live.unknown)
 
 
-def _observed_from_state(row: StoreState | None, observations: list[Observation] = ()) -> Observed:
+def _observed_from_state(row: StoreState | None, observations: list[Observation] = (),
+                         owned_fields: tuple[str, ...] = ()) -> Observed:
     """The last applied snapshot, with what the backend reported since laid over it.
 
     A report about a key the snapshot does not hold is kept but not shown: the engine
-    only tracks resources it applied.
+    only tracks resources it applied. Reported values of fields the backend owns are not
+    laid over: the plan leaves those fields alone, and only notes what was reported.
     """
     if row is None:
         return Observed({}, {}, "none")
-    overlay = [o for o in observations if o.key in row.resources]
+    overlay = []
+    for observation in observations:
+        fields = {k: v for k, v in observation.fields.items() if k not in owned_fields}
+        if observation.key in row.resources and fields:
+            overlay.append((observation, fields))
     if not overlay:
         return Observed(row.meta, row.resources, "state", row.unknown)
     resources = dict(row.resources)
-    for observation in overlay:
-        resources[observation.key] = {**resources[observation.key], **observation.fields}
-    sources = "+".join(sorted({o.source + "s" for o in overlay}))
+    for observation, fields in overlay:
+        resources[observation.key] = {**resources[observation.key], **fields}
+    sources = "+".join(sorted({o.source + "s" for o, _ in overlay}))
     return Observed(row.meta, resources, f"state+{sources}", row.unknown)
 
 
-def _observation_notes(backend: str, row: StoreState | None, observations: list[Observation]) -> list[str]:
+def _observation_notes(backend: str, row: StoreState | None, observations: list[Observation],
+                       owned_fields: tuple[str, ...] = ()) -> list[str]:
     notes = []
     for observation in observations:
         base = row.resources.get(observation.key) if row else None
         if base is None:
             continue
-        moved = [f"{name} {base.get(name)} -> {value}" for name, value in sorted(observation.fields.items())
-                 if base.get(name) != value]
+        moved = [f"{name} {base.get(name)} -> {value}" + (" (owned by the backend: left alone)"
+                                                          if name in owned_fields else "")
+                 for name, value in sorted(observation.fields.items()) if base.get(name) != value]
         if moved:
-            notes.append(f"observed in {backend} ({observation.source} of {observation.observed_at}): "
-                         f"{observation.key} {', '.join(moved)}")
+            notes.append(f"observed in {backend} ({observation.source} of {observation.observed_at}, unverified "
+                         f"content): {observation.key} {', '.join(moved)}")
     return notes
 
 
 def _with_owned_fields(provider: Provider, backend: str, desired: DesiredStore, observed: Observed,
-                       notes: list[str]) -> DesiredStore:
-    """Desired resources whose backend-owned fields take the value the backend holds."""
-    if not provider.owned_fields or observed.source == "none":
+                       row: StoreState | None, notes: list[str]) -> DesiredStore:
+    """Desired resources whose backend-owned fields take the value the backend holds.
+
+    Only trusted sources count: a live read, or the last applied snapshot. A webhook's
+    report is untrusted input (its body is not signed): it shows as observed drift but
+    never becomes a desired value by itself, so a forged report cannot make the
+    reconciler write the value it carries.
+    """
+    trusted = observed.resources if observed.source == "live" else (row.resources if row else None)
+    if not provider.owned_fields or not trusted:
         return desired
     resources = {}
     for key, resource in desired.resources.items():
-        seen = observed.resources.get(key)
+        seen = trusted.get(key)
         adjusted = dict(resource)
         for name in provider.owned_fields if seen is not None else ():
             if name in seen and seen[name] != resource.get(name):
@@ -220,7 +235,7 @@ async def make_plan(validated: Validated, state: StateView, options: PlanOptions
     stores: list[StorePlan] = []
     for target in sorted(targets, key=lambda t: (t.backend, t.store)):
         observed = live.get((target.backend, target.store)) or _observed_from_state(
-            target.row, state.observations(target.backend, target.store))
+            target.row, state.observations(target.backend, target.store), target.provider.owned_fields)
         stores.append(_plan_store(plan_id, created, project.config.safety, target, observed, state, options))
     return Plan(
         plan_id=plan_id,
@@ -235,9 +250,9 @@ async def make_plan(validated: Validated, state: StateView, options: PlanOptions
 def _plan_store(plan_id: str, created: datetime, project_safety: Safety, target: _Target, observed: Observed,
                 state: StateView, options: PlanOptions) -> StorePlan:
     provider = target.provider
-    notes = (_observation_notes(target.backend, target.row, state.observations(target.backend, target.store))
-             if observed.source.startswith("state+") else [])
-    desired = _with_owned_fields(provider, target.backend, target.desired, observed, notes)
+    notes = (_observation_notes(target.backend, target.row, state.observations(target.backend, target.store),
+                                provider.owned_fields) if observed.source != "live" else [])
+    desired = _with_owned_fields(provider, target.backend, target.desired, observed, target.row, notes)
     catalog_hashes = resource_hash.many(target.desired.resources)
     desired_hashes = catalog_hashes if desired is target.desired else resource_hash.many(desired.resources)
     observed_hashes = (target.row.resource_hashes if observed.source == "state" and target.row
@@ -268,11 +283,18 @@ def _plan_store(plan_id: str, created: datetime, project_safety: Safety, target:
         program.path, program.reason, program.actions = "none", "no changes", []
     unseen = _unseen(target.backend, program.actions) if first_contact else ""
     thresholds = target.view.store.safety if target.view and target.view.store.safety else project_safety
+    extra_violations = []
+    if unseen and not owned:
+        extra_violations.append(f"{unseen}; declare the store owned (`owned: true` on its binding, or on the "
+                                "backend) if the reconciler may replace what it holds there")
+    overwritten = _owned_values_overwritten(provider, program.actions, target.row,
+                                            state.observations(target.backend, target.store))
+    if overwritten:
+        extra_violations.append(overwritten)
     safety = safety_check(
         observed.resources, desired.resources, changes, provider.available,
         thresholds.max_removed_share, thresholds.max_unavailable_share,
-        unseen_violation=(f"{unseen}; declare the store owned (`owned: true` on its binding, or on the "
-                          "backend) if the reconciler may replace what it holds there" if unseen and not owned else ""),
+        more_violations=extra_violations,
     )
     set_keys = {key for action in program.actions for key in action.effect.set}
     warnings = notes + list(program.warnings)
@@ -295,6 +317,27 @@ def _plan_store(plan_id: str, created: datetime, project_safety: Safety, target:
         price_moves=_price_moves(provider, changes), availability_moves=_availability_moves(provider, changes),
         owned=owned, unseen=unseen,
     )
+
+
+def _owned_values_overwritten(provider: Provider, actions: list, row: StoreState | None,
+                              observations: list[Observation]) -> str:
+    """Why a full sync would overwrite backend-owned values the backend reported otherwise.
+
+    Owned fields are sent as last applied (a webhook's report is never a desired value),
+    so a sync that replaces the store would put back values the backend says it moved on
+    from: refused unless a person has looked (--force).
+    """
+    if not provider.owned_fields or row is None or not any(a.effect.replace for a in actions):
+        return ""
+    keys = sorted(o.key for o in observations if o.key in row.resources and any(
+        name in provider.owned_fields and row.resources[o.key].get(name) != value
+        for name, value in o.fields.items()))
+    if not keys:
+        return ""
+    shown = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+    return (f"the full sync sends the last applied {', '.join(provider.owned_fields)} of {len(keys)} "
+            f"resource{'s' * (len(keys) != 1)} ({shown}) that the backend reported otherwise (unverified webhooks): "
+            "it would overwrite values the backend owns")
 
 
 def _unseen(backend: str, actions: list) -> str:
@@ -338,7 +381,7 @@ async def check_fresh(plan: Plan, validated: Validated, state: StateView) -> Non
                          f"(serial {store.base_serial} -> {serial})")
             continue
         if store.observed_source.startswith("state"):
-            now = _observed_from_state(row, state.observations(*store.key))
+            now = _observed_from_state(row, state.observations(*store.key), provider.owned_fields)
             now_fp = snapshot_fingerprint(now.meta, now.resources)
             if now.source != store.observed_source or (now.source != "state" and now_fp != store.observed_fingerprint):
                 stale.append(f"{store.backend}/{store.store}: the backend reported a change (webhook) "

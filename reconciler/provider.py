@@ -118,10 +118,19 @@ class Program:
 class ObservationSink(Protocol):
     """Where a webhook receiver reports what a backend says it holds now.
 
-    Called with the store's id in the backend, a resource key, the fields observed and
-    when the backend observed them; returns False when no store of the project has that
-    remote id (the receiver then refuses the request).
+    A receiver first asks `knows` (a store of the project with this remote id, and with
+    `key`, a resource that store has in the catalog or last applied snapshot) and refuses
+    what it does not know; `first_receipt` keeps a one-time token (a signature) until it
+    expires, shared by every receiver process through the state store, and says False
+    for a replay. Calling the sink records the observation: the store's id in the
+    backend, a resource key, the fields observed and when the backend observed them (as
+    the backend wrote it). Observations are untrusted input: plans show them as drift but
+    never take a desired value from them. Returns False when the store is unknown.
     """
+
+    def knows(self, remote_id: str, key: str | None = None) -> bool: ...
+
+    def first_receipt(self, remote_id: str, token: str, expires_at: datetime) -> bool: ...
 
     def __call__(self, remote_id: str, key: str, fields: dict[str, Any], observed_at: str) -> bool: ...
 

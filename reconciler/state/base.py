@@ -21,7 +21,11 @@ from ..fingerprint import resource_hash, snapshot_fingerprint
 # 2: stores.in_flight, the action an apply was sending (set before, cleared after).
 # 3: resource bodies are kept once each in `bodies`, by content hash; stores.resources
 #    maps each key to its body's hash (stores of a chain share most bodies).
-SCHEMA_VERSION = 3
+# 4: stores.generation (grows with every write to the row: a plan made before any write
+#    is stale), stores.plan_digest (the store plan an apply started, so a resume proves it
+#    goes on with the same actions), history.request_sha256 (what was actually sent), and
+#    `receipts` (one-time webhook signatures).
+SCHEMA_VERSION = 4
 
 
 def versions_to_apply(found: str | None, where: str) -> range | None:
@@ -71,6 +75,8 @@ class StoreState:
     updated_at: str
     in_flight: str | None = None  # the action being sent when the apply stopped, if it never returned
     resource_hashes: dict[str, str] = field(default_factory=dict)  # key -> hash of its resource
+    generation: int = 0  # grows with every write to the row (records, marks, their clearing)
+    plan_digest: str | None = None  # StorePlan.digest() of the plan an apply of plan_id started
 
 
 def interrupted_reason(in_flight: str) -> str:
@@ -155,6 +161,7 @@ class StateStore(StateView):
         action_index: int,
         action_kind: str,
         request_bytes: int,
+        request_sha256: str | None = None,
     ) -> int:
         """Write the snapshot after a successful request; return the new serial.
 
@@ -174,7 +181,7 @@ class StateStore(StateView):
 
     @abstractmethod
     def mark_in_flight(self, backend: str, store: str, remote_id: str, plan_id: str, action_index: int,
-                       action_kind: str) -> None:
+                       action_kind: str, plan_digest: str | None = None) -> None:
         """Say an action is about to be sent. Kept until `record`, `mark_unknown` or
         `clear_in_flight`: a process killed mid-request leaves it, and readers then see
         the store as unknown (the next plan takes the full path; a resume of the same
@@ -189,10 +196,16 @@ class StateStore(StateView):
         return 0
 
     @abstractmethod
+    def claim_receipt(self, backend: str, token: str, expires_at: datetime) -> bool:
+        """Keep a one-time token (a webhook signature) until it expires: True the first
+        time, False when it was claimed before (a replay), whichever process claimed it."""
+
+    @abstractmethod
     def close(self) -> None: ...
 
 
-HISTORY_COLUMNS = ("serial", "plan_id", "action_index", "action_kind", "outcome", "request_bytes", "at")
+HISTORY_COLUMNS = ("serial", "plan_id", "action_index", "action_kind", "outcome", "request_bytes", "at",
+                   "request_sha256")
 
 
 def dump_json(value: Any) -> str:
@@ -222,12 +235,13 @@ class Snapshots:
         out = []
         for row, hashes in zip(rows, maps):
             (backend, store, remote_id, meta, _, fingerprint, serial, plan_id,
-             action_index, unknown, updated_at, in_flight) = row
+             action_index, unknown, updated_at, in_flight, generation, plan_digest) = row
             if in_flight and not unknown:
                 unknown = interrupted_reason(in_flight)
             resources = {key: bodies[h] for key, h in hashes.items()}
             out.append(StoreState(backend, store, remote_id, json.loads(meta), resources, fingerprint, serial,
-                                  plan_id, action_index, unknown, updated_at, in_flight, hashes))
+                                  plan_id, action_index, unknown, updated_at, in_flight, hashes,
+                                  generation, plan_digest))
         return out
 
     def _load(self, wanted: set[str]) -> None:

@@ -11,10 +11,11 @@ jobs starting at once do not race on CREATE TABLE.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ..errors import ReconcilerError
+from ..redaction import scrub
 from .base import (
     HISTORY_COLUMNS,
     SCHEMA_VERSION,
@@ -48,7 +49,8 @@ _SCHEMA = [
         backend TEXT NOT NULL, store TEXT NOT NULL, remote_id TEXT NOT NULL,
         meta TEXT NOT NULL, resources TEXT NOT NULL, fingerprint TEXT NOT NULL,
         serial BIGINT NOT NULL, plan_id TEXT, action_index INTEGER, unknown TEXT,
-        updated_at TEXT NOT NULL, in_flight TEXT, PRIMARY KEY (backend, store))""",
+        updated_at TEXT NOT NULL, in_flight TEXT, generation BIGINT NOT NULL DEFAULT 0, plan_digest TEXT,
+        PRIMARY KEY (backend, store))""",
     "CREATE TABLE IF NOT EXISTS bodies (hash TEXT PRIMARY KEY, body TEXT NOT NULL)",
     """CREATE TABLE IF NOT EXISTS locks (
         backend TEXT NOT NULL, store TEXT NOT NULL, owner TEXT NOT NULL,
@@ -56,15 +58,17 @@ _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS history (
         id BIGSERIAL PRIMARY KEY, backend TEXT NOT NULL, store TEXT NOT NULL,
         serial BIGINT, plan_id TEXT, action_index INTEGER, action_kind TEXT, outcome TEXT NOT NULL,
-        request_bytes BIGINT, at TEXT NOT NULL)""",
+        request_bytes BIGINT, at TEXT NOT NULL, request_sha256 TEXT)""",
     """CREATE TABLE IF NOT EXISTS observations (
         backend TEXT NOT NULL, store TEXT NOT NULL, key TEXT NOT NULL, fields TEXT NOT NULL,
         observed_at TEXT NOT NULL, source TEXT NOT NULL, recorded_at TEXT NOT NULL,
         PRIMARY KEY (backend, store, key))""",
+    """CREATE TABLE IF NOT EXISTS receipts (
+        backend TEXT NOT NULL, token TEXT NOT NULL, expires_at TEXT NOT NULL, PRIMARY KEY (backend, token))""",
 ]
 
 _STORE_COLUMNS = ("backend, store, remote_id, meta, resources, fingerprint, serial, plan_id, "
-                  "action_index, unknown, updated_at, in_flight")
+                  "action_index, unknown, updated_at, in_flight, generation, plan_digest")
 
 # Per schema version, what brings a store of the version before it up to date: SQL
 # statements, or a function of the connection. stores.resources holds {key: hash} from 3.
@@ -78,7 +82,13 @@ def _to_v3(db: Any) -> None:
                    (hashes, new_fingerprint if fingerprint else "", backend, store))
 
 
-_MIGRATIONS = {2: ["ALTER TABLE stores ADD COLUMN IF NOT EXISTS in_flight TEXT"], 3: [_to_v3]}
+_MIGRATIONS = {
+    2: ["ALTER TABLE stores ADD COLUMN IF NOT EXISTS in_flight TEXT"],
+    3: [_to_v3],
+    4: ["ALTER TABLE stores ADD COLUMN IF NOT EXISTS generation BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE stores ADD COLUMN IF NOT EXISTS plan_digest TEXT",
+        "ALTER TABLE history ADD COLUMN IF NOT EXISTS request_sha256 TEXT"],
+}
 
 
 def describe(url: str) -> str:
@@ -198,7 +208,7 @@ class PostgresStateStore(StateStore):
 
     # -- writes -------------------------------------------------------------------------------
     def record(self, backend, store, remote_id, meta, resources, fingerprint, expected_serial,
-               plan_id, action_index, action_kind, request_bytes) -> int:
+               plan_id, action_index, action_kind, request_bytes, request_sha256=None) -> int:
         now = now_utc().isoformat()
         with self._store_tx(backend, store):
             self._db.execute("SELECT pg_advisory_xact_lock_shared(%s)", (_BODIES_LOCK,))
@@ -217,46 +227,53 @@ class PostgresStateStore(StateStore):
                 with self._db.cursor() as cursor:
                     cursor.executemany("INSERT INTO bodies VALUES (%s, %s) ON CONFLICT (hash) DO NOTHING", bodies)
             self._db.execute(
-                f"INSERT INTO stores ({_STORE_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, NULL, %s, NULL)"
+                "INSERT INTO stores (backend, store, remote_id, meta, resources, fingerprint, serial, plan_id,"
+                " action_index, updated_at, generation) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 1)"
                 " ON CONFLICT (backend, store) DO UPDATE SET remote_id=EXCLUDED.remote_id, meta=EXCLUDED.meta,"
                 " resources=EXCLUDED.resources, fingerprint=EXCLUDED.fingerprint, serial=EXCLUDED.serial,"
                 " plan_id=EXCLUDED.plan_id, action_index=EXCLUDED.action_index, unknown=NULL, in_flight=NULL,"
-                " updated_at=EXCLUDED.updated_at",
-                (backend, store, remote_id, dump_json(meta), hashes, fingerprint, serial,
-                 plan_id, action_index, now),
+                " updated_at=EXCLUDED.updated_at, generation=stores.generation + 1",
+                (backend, store, remote_id, dump_json(meta), hashes, fingerprint, serial, plan_id, action_index, now),
             )
-            self._history(backend, store, serial, plan_id, action_index, action_kind, "applied", request_bytes, now)
+            self._history(backend, store, serial, plan_id, action_index, action_kind, "applied", request_bytes,
+                          now, request_sha256)
         return serial
 
     def mark_unknown(self, backend, store, remote_id, reason, plan_id, action_index) -> None:
         now = now_utc().isoformat()
+        reason = scrub(reason)
         with self._store_tx(backend, store):
             cursor = self._db.execute(
-                "UPDATE stores SET unknown=%s, in_flight=NULL, plan_id=%s, action_index=%s, updated_at=%s"
-                " WHERE backend=%s AND store=%s",
+                "UPDATE stores SET unknown=%s, in_flight=NULL, plan_id=%s, action_index=%s, updated_at=%s,"
+                " generation=generation + 1 WHERE backend=%s AND store=%s",
                 (reason, plan_id, action_index - 1, now, backend, store),
             )
             if cursor.rowcount == 0:
                 self._db.execute(
-                    f"INSERT INTO stores ({_STORE_COLUMNS}) VALUES (%s, %s, %s, '{{}}', '{{}}', '', 0, %s, %s, %s, %s, NULL)",
+                    "INSERT INTO stores (backend, store, remote_id, meta, resources, fingerprint, serial, plan_id,"
+                    " action_index, unknown, updated_at, generation)"
+                    " VALUES (%s, %s, %s, '{}', '{}', '', 0, %s, %s, %s, %s, 1)",
                     (backend, store, remote_id, plan_id, action_index - 1, reason, now),
                 )
             self._history(backend, store, None, plan_id, action_index, None, f"unknown: {reason}", None, now)
 
-    def mark_in_flight(self, backend, store, remote_id, plan_id, action_index, action_kind) -> None:
+    def mark_in_flight(self, backend, store, remote_id, plan_id, action_index, action_kind, plan_digest=None) -> None:
         now = now_utc().isoformat()
         mark = f"action {action_index} ({action_kind}) of plan {plan_id}, sent at {now}"
         with self._store_tx(backend, store):
             # plan_id and action_index move as mark_unknown moves them, so a resume of the
             # same plan sees this action as the next one and checks it is safe to re-send.
             cursor = self._db.execute(
-                "UPDATE stores SET in_flight=%s, plan_id=%s, action_index=%s WHERE backend=%s AND store=%s",
-                (mark, plan_id, action_index - 1, backend, store),
+                "UPDATE stores SET in_flight=%s, plan_id=%s, action_index=%s, plan_digest=COALESCE(%s, plan_digest),"
+                " generation=generation + 1 WHERE backend=%s AND store=%s",
+                (mark, plan_id, action_index - 1, plan_digest, backend, store),
             )
             if cursor.rowcount == 0:
                 self._db.execute(
-                    f"INSERT INTO stores ({_STORE_COLUMNS}) VALUES (%s, %s, %s, '{{}}', '{{}}', '', 0, %s, %s, NULL, %s, %s)",
-                    (backend, store, remote_id, plan_id, action_index - 1, now, mark),
+                    "INSERT INTO stores (backend, store, remote_id, meta, resources, fingerprint, serial, plan_id,"
+                    " action_index, updated_at, in_flight, generation, plan_digest)"
+                    " VALUES (%s, %s, %s, '{}', '{}', '', 0, %s, %s, %s, %s, 1, %s)",
+                    (backend, store, remote_id, plan_id, action_index - 1, now, mark, plan_digest),
                 )
 
     def clear_in_flight(self, backend, store) -> None:
@@ -264,14 +281,25 @@ class PostgresStateStore(StateStore):
             # A row the mark itself created (nothing ever recorded) goes: no row means "never applied".
             self._db.execute("DELETE FROM stores WHERE backend=%s AND store=%s AND serial=0 AND unknown IS NULL"
                              " AND fingerprint=''", (backend, store))
-            self._db.execute("UPDATE stores SET in_flight=NULL WHERE backend=%s AND store=%s", (backend, store))
+            self._db.execute("UPDATE stores SET in_flight=NULL, generation=generation + 1"
+                             " WHERE backend=%s AND store=%s", (backend, store))
 
-    def _history(self, backend, store, serial, plan_id, action_index, action_kind, outcome, request_bytes, at) -> None:
+    def _history(self, backend, store, serial, plan_id, action_index, action_kind, outcome, request_bytes, at,
+                 request_sha256=None) -> None:
         self._db.execute(
             "INSERT INTO history (backend, store, serial, plan_id, action_index, action_kind, outcome,"
-            " request_bytes, at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (backend, store, serial, plan_id, action_index, action_kind, outcome, request_bytes, at),
+            " request_bytes, at, request_sha256) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (backend, store, serial, plan_id, action_index, action_kind, outcome, request_bytes, at, request_sha256),
         )
+
+    def claim_receipt(self, backend: str, token: str, expires_at: datetime) -> bool:
+        now = now_utc().isoformat()
+        with self._db.transaction():
+            self._db.execute("DELETE FROM receipts WHERE backend=%s AND expires_at<=%s", (backend, now))
+            cursor = self._db.execute(
+                "INSERT INTO receipts VALUES (%s, %s, %s) ON CONFLICT (backend, token) DO NOTHING",
+                (backend, token, expires_at.astimezone(timezone.utc).isoformat()))
+        return cursor.rowcount == 1
 
     # -- observations ---------------------------------------------------------------------------
     def observations(self, backend: str, store: str) -> list[Observation]:
@@ -305,8 +333,8 @@ class PostgresStateStore(StateStore):
 
     def history(self, backend: str, store: str) -> list[dict[str, Any]]:
         rows = self._db.execute(
-            "SELECT serial, plan_id, action_index, action_kind, outcome, request_bytes, at FROM history"
-            " WHERE backend=%s AND store=%s ORDER BY id", (backend, store),
+            f"SELECT {', '.join(HISTORY_COLUMNS)} FROM history WHERE backend=%s AND store=%s ORDER BY id",
+            (backend, store),
         ).fetchall()
         return [dict(zip(HISTORY_COLUMNS, r)) for r in rows]
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from ..errors import ReconcilerError
+from ..redaction import scrub
 from .base import (
     HISTORY_COLUMNS,
     SCHEMA_VERSION,
@@ -24,7 +25,7 @@ from .base import (
 )
 
 _STORE_COLUMNS = ("backend, store, remote_id, meta, resources, fingerprint, serial, plan_id, "
-                  "action_index, unknown, updated_at, in_flight")
+                  "action_index, unknown, updated_at, in_flight, generation, plan_digest")
 
 # Per schema version, what brings a store of the version before it up to date: SQL
 # statements, or a function of the connection.
@@ -37,7 +38,13 @@ def _to_v3(db: sqlite3.Connection) -> None:
                    (hashes, new_fingerprint if fingerprint else "", backend, store))
 
 
-_MIGRATIONS = {2: ["ALTER TABLE stores ADD COLUMN in_flight TEXT"], 3: [_to_v3]}
+_MIGRATIONS = {
+    2: ["ALTER TABLE stores ADD COLUMN in_flight TEXT"],
+    3: [_to_v3],
+    4: ["ALTER TABLE stores ADD COLUMN generation INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE stores ADD COLUMN plan_digest TEXT",
+        "ALTER TABLE history ADD COLUMN request_sha256 TEXT"],
+}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -46,7 +53,8 @@ CREATE TABLE IF NOT EXISTS stores (
     backend TEXT NOT NULL, store TEXT NOT NULL, remote_id TEXT NOT NULL,
     meta TEXT NOT NULL, resources TEXT NOT NULL, fingerprint TEXT NOT NULL,
     serial INTEGER NOT NULL, plan_id TEXT, action_index INTEGER, unknown TEXT,
-    updated_at TEXT NOT NULL, in_flight TEXT, PRIMARY KEY (backend, store));
+    updated_at TEXT NOT NULL, in_flight TEXT, generation INTEGER NOT NULL DEFAULT 0, plan_digest TEXT,
+    PRIMARY KEY (backend, store));
 CREATE TABLE IF NOT EXISTS bodies (hash TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS locks (
     backend TEXT NOT NULL, store TEXT NOT NULL, owner TEXT NOT NULL,
@@ -54,11 +62,13 @@ CREATE TABLE IF NOT EXISTS locks (
 CREATE TABLE IF NOT EXISTS history (
     id INTEGER PRIMARY KEY AUTOINCREMENT, backend TEXT NOT NULL, store TEXT NOT NULL,
     serial INTEGER, plan_id TEXT, action_index INTEGER, action_kind TEXT, outcome TEXT NOT NULL,
-    request_bytes INTEGER, at TEXT NOT NULL);
+    request_bytes INTEGER, at TEXT NOT NULL, request_sha256 TEXT);
 CREATE TABLE IF NOT EXISTS observations (
     backend TEXT NOT NULL, store TEXT NOT NULL, key TEXT NOT NULL, fields TEXT NOT NULL,
     observed_at TEXT NOT NULL, source TEXT NOT NULL, recorded_at TEXT NOT NULL,
     PRIMARY KEY (backend, store, key));
+CREATE TABLE IF NOT EXISTS receipts (
+    backend TEXT NOT NULL, token TEXT NOT NULL, expires_at TEXT NOT NULL, PRIMARY KEY (backend, token));
 """
 
 
@@ -164,7 +174,7 @@ class SQLiteStateStore(StateStore):
 
     # -- writes -------------------------------------------------------------------------------
     def record(self, backend, store, remote_id, meta, resources, fingerprint, expected_serial,
-               plan_id, action_index, action_kind, request_bytes) -> int:
+               plan_id, action_index, action_kind, request_bytes, request_sha256=None) -> int:
         now = now_utc().isoformat()
         with self._tx():
             row = self._db.execute(
@@ -180,50 +190,52 @@ class SQLiteStateStore(StateStore):
             hashes, bodies = Snapshots.encode(resources, row[1] if row else None)
             self._db.executemany("INSERT OR IGNORE INTO bodies VALUES (?, ?)", bodies)
             self._db.execute(
-                f"INSERT OR REPLACE INTO stores ({_STORE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL)",
-                (backend, store, remote_id, dump_json(meta), hashes, fingerprint, serial,
-                 plan_id, action_index, now),
+                "INSERT INTO stores (backend, store, remote_id, meta, resources, fingerprint, serial, plan_id,"
+                " action_index, updated_at, generation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"
+                " ON CONFLICT (backend, store) DO UPDATE SET remote_id=excluded.remote_id, meta=excluded.meta,"
+                " resources=excluded.resources, fingerprint=excluded.fingerprint, serial=excluded.serial,"
+                " plan_id=excluded.plan_id, action_index=excluded.action_index, unknown=NULL, in_flight=NULL,"
+                " updated_at=excluded.updated_at, generation=generation + 1",
+                (backend, store, remote_id, dump_json(meta), hashes, fingerprint, serial, plan_id, action_index, now),
             )
-            self._db.execute(
-                "INSERT INTO history (backend, store, serial, plan_id, action_index, action_kind, outcome, request_bytes, at)"
-                " VALUES (?, ?, ?, ?, ?, ?, 'applied', ?, ?)",
-                (backend, store, serial, plan_id, action_index, action_kind, request_bytes, now),
-            )
+            self._history(backend, store, serial, plan_id, action_index, action_kind, "applied", request_bytes,
+                          now, request_sha256)
         return serial
 
     def mark_unknown(self, backend, store, remote_id, reason, plan_id, action_index) -> None:
         now = now_utc().isoformat()
+        reason = scrub(reason)
         with self._tx():
             cursor = self._db.execute(
-                "UPDATE stores SET unknown=?, in_flight=NULL, plan_id=?, action_index=?, updated_at=?"
-                " WHERE backend=? AND store=?",
+                "UPDATE stores SET unknown=?, in_flight=NULL, plan_id=?, action_index=?, updated_at=?,"
+                " generation=generation + 1 WHERE backend=? AND store=?",
                 (reason, plan_id, action_index - 1, now, backend, store),
             )
             if cursor.rowcount == 0:
                 self._db.execute(
-                    f"INSERT INTO stores ({_STORE_COLUMNS}) VALUES (?, ?, ?, '{{}}', '{{}}', '', 0, ?, ?, ?, ?, NULL)",
+                    "INSERT INTO stores (backend, store, remote_id, meta, resources, fingerprint, serial, plan_id,"
+                    " action_index, unknown, updated_at, generation) VALUES (?, ?, ?, '{}', '{}', '', 0, ?, ?, ?, ?, 1)",
                     (backend, store, remote_id, plan_id, action_index - 1, reason, now),
                 )
-            self._db.execute(
-                "INSERT INTO history (backend, store, serial, plan_id, action_index, action_kind, outcome, request_bytes, at)"
-                " VALUES (?, ?, NULL, ?, ?, NULL, ?, NULL, ?)",
-                (backend, store, plan_id, action_index, f"unknown: {reason}", now),
-            )
+            self._history(backend, store, None, plan_id, action_index, None, f"unknown: {reason}", None, now)
 
-    def mark_in_flight(self, backend, store, remote_id, plan_id, action_index, action_kind) -> None:
+    def mark_in_flight(self, backend, store, remote_id, plan_id, action_index, action_kind, plan_digest=None) -> None:
         now = now_utc().isoformat()
         mark = f"action {action_index} ({action_kind}) of plan {plan_id}, sent at {now}"
         with self._tx():
             # plan_id and action_index move as mark_unknown moves them, so a resume of the
             # same plan sees this action as the next one and checks it is safe to re-send.
             cursor = self._db.execute(
-                "UPDATE stores SET in_flight=?, plan_id=?, action_index=? WHERE backend=? AND store=?",
-                (mark, plan_id, action_index - 1, backend, store),
+                "UPDATE stores SET in_flight=?, plan_id=?, action_index=?, plan_digest=COALESCE(?, plan_digest),"
+                " generation=generation + 1 WHERE backend=? AND store=?",
+                (mark, plan_id, action_index - 1, plan_digest, backend, store),
             )
             if cursor.rowcount == 0:
                 self._db.execute(
-                    f"INSERT INTO stores ({_STORE_COLUMNS}) VALUES (?, ?, ?, '{{}}', '{{}}', '', 0, ?, ?, NULL, ?, ?)",
-                    (backend, store, remote_id, plan_id, action_index - 1, now, mark),
+                    "INSERT INTO stores (backend, store, remote_id, meta, resources, fingerprint, serial, plan_id,"
+                    " action_index, updated_at, in_flight, generation, plan_digest)"
+                    " VALUES (?, ?, ?, '{}', '{}', '', 0, ?, ?, ?, ?, 1, ?)",
+                    (backend, store, remote_id, plan_id, action_index - 1, now, mark, plan_digest),
                 )
 
     def clear_in_flight(self, backend, store) -> None:
@@ -231,7 +243,24 @@ class SQLiteStateStore(StateStore):
             # A row the mark itself created (nothing ever recorded) goes: no row means "never applied".
             self._db.execute("DELETE FROM stores WHERE backend=? AND store=? AND serial=0 AND unknown IS NULL"
                              " AND fingerprint=''", (backend, store))
-            self._db.execute("UPDATE stores SET in_flight=NULL WHERE backend=? AND store=?", (backend, store))
+            self._db.execute("UPDATE stores SET in_flight=NULL, generation=generation + 1"
+                             " WHERE backend=? AND store=?", (backend, store))
+
+    def _history(self, backend, store, serial, plan_id, action_index, action_kind, outcome, request_bytes, at,
+                 request_sha256=None) -> None:
+        self._db.execute(
+            "INSERT INTO history (backend, store, serial, plan_id, action_index, action_kind, outcome,"
+            " request_bytes, at, request_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (backend, store, serial, plan_id, action_index, action_kind, outcome, request_bytes, at, request_sha256),
+        )
+
+    def claim_receipt(self, backend: str, token: str, expires_at: datetime) -> bool:
+        now = now_utc().isoformat()
+        with self._tx():
+            self._db.execute("DELETE FROM receipts WHERE backend=? AND expires_at<=?", (backend, now))
+            cursor = self._db.execute("INSERT OR IGNORE INTO receipts VALUES (?, ?, ?)",
+                                      (backend, token, expires_at.astimezone(timezone.utc).isoformat()))
+        return cursor.rowcount == 1
 
     # -- observations ---------------------------------------------------------------------------
     def observations(self, backend: str, store: str) -> list[Observation]:
@@ -262,8 +291,8 @@ class SQLiteStateStore(StateStore):
 
     def history(self, backend: str, store: str) -> list[dict[str, Any]]:
         rows = self._db.execute(
-            "SELECT serial, plan_id, action_index, action_kind, outcome, request_bytes, at FROM history"
-            " WHERE backend=? AND store=? ORDER BY id", (backend, store),
+            f"SELECT {', '.join(HISTORY_COLUMNS)} FROM history WHERE backend=? AND store=? ORDER BY id",
+            (backend, store),
         ).fetchall()
         return [dict(zip(HISTORY_COLUMNS, r)) for r in rows]
 

@@ -50,16 +50,19 @@ async def test_owned_stock_is_reported_and_left_alone(tmp_path):
     plan = await h.plan()
     [store] = plan.stores
     assert not store.has_changes
-    assert "stock of b is 25 in mipos (catalog says 30); owned by the backend, left as is" in store.warnings
-    # A change git does own still goes out, carrying miPOS's stock rather than the catalog's.
+    [note] = store.warnings
+    assert note.endswith("b stock 30 -> 25 (owned by the backend: left alone)") and "unverified content" in note
+    # A change git does own takes the full path: the sync carries the last applied stock,
+    # never a webhook's unverified value, so safety stops it from overwriting what miPOS
+    # reported until a person has looked.
     (h.root / "menu.yaml").write_text((h.root / "menu.yaml").read_text().replace("name: Eggs", "name: Brown eggs"))
     plan = await h.plan()
     [sync] = plan.stores[0].actions
     assert sync.kind == "system/sync"
-    assert {i["external_id"]: i["stock"] for i in sync.body["items"]} == {"a": "12", "b": "25"}
-    await h.apply(plan)
-    assert h.emulator.items("12")["b"] == {**h.emulator.items("12")["b"], "name": "Brown eggs", "stock": "25"}
-    assert not (await h.plan()).has_changes
+    assert {i["external_id"]: i["stock"] for i in sync.body["items"]} == {"a": "12", "b": "30"}
+    [violation] = plan.stores[0].safety.violations
+    assert "the full sync sends the last applied stock of 1 resource (b) that the backend reported otherwise" in violation
+    assert plan.safety_violations()
 
 
 async def test_bad_and_replayed_signatures_are_refused_and_recorded_nowhere(tmp_path):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -184,8 +184,9 @@ def test_a_schema_1_store_is_migrated_in_place(state_url, tmp_path):
     open_state(state_url, tmp_path).close()
     # Make it what schema 1 was: no in_flight column, no bodies table, whole snapshots
     # in stores.resources, version 1.
-    statements = ["ALTER TABLE stores DROP COLUMN in_flight", "DROP TABLE bodies",
-                  "UPDATE meta SET value='1' WHERE key='schema_version'"]
+    statements = ["ALTER TABLE stores DROP COLUMN in_flight", "ALTER TABLE stores DROP COLUMN generation",
+                  "ALTER TABLE stores DROP COLUMN plan_digest", "ALTER TABLE history DROP COLUMN request_sha256",
+                  "DROP TABLE bodies", "DROP TABLE receipts", "UPDATE meta SET value='1' WHERE key='schema_version'"]
     row = ("INSERT INTO stores VALUES ('b', 's', 'r', '{\"name\":\"S\"}', "
            "'{\"p\":{\"a\":1},\"q\":{\"a\":1},\"r\":{\"a\":[2,3]}}', 'fp', 3, 'p', 0, NULL, 'now')")
     if state_url.startswith("sqlite"):
@@ -212,11 +213,42 @@ def test_a_schema_1_store_is_migrated_in_place(state_url, tmp_path):
         assert state.resources == {"p": {"a": 1}, "q": {"a": 1}, "r": {"a": [2, 3]}}
         assert state.resources["p"] is state.resources["q"]
         assert state.fingerprint == snapshot_fingerprint({"name": "S"}, state.resources)
-        migrated.mark_in_flight("b", "s", "r", "p2", 0, "k")
-        assert migrated.get("b", "s").in_flight
+        assert state.generation == 0 and state.plan_digest is None
+        migrated.mark_in_flight("b", "s", "r", "p2", 0, "k", plan_digest="d2")
+        assert (migrated.get("b", "s").in_flight, migrated.get("b", "s").plan_digest) != (None, None)
+        migrated.record("b", "s", "r", {}, {}, "fp", 3, "p2", 0, "k", 1, "ab12")
+        assert migrated.history("b", "s")[-1]["request_sha256"] == "ab12"
+        assert migrated.claim_receipt("b", "t", datetime.now(timezone.utc) + timedelta(minutes=1))
     finally:
         migrated.close()
-    assert SCHEMA_VERSION == 3
+    assert SCHEMA_VERSION == 4
+
+
+def test_every_write_to_a_row_moves_its_generation_and_the_plan_digest_stays(store):
+    generations = []
+    store.mark_in_flight("b", "s", "r1", "plan1", 0, "sync", plan_digest="digest1")
+    generations.append(store.get("b", "s").generation)
+    store.record("b", "s", "r1", {}, {"p": {"a": 1}}, "fp1", 0, "plan1", 0, "sync", 10, "sha-of-body")
+    generations.append(store.get("b", "s").generation)
+    store.mark_in_flight("b", "s", "r1", "plan1", 1, "sync")
+    store.mark_unknown("b", "s", "r1", "timed out", "plan1", 1)
+    generations.append(store.get("b", "s").generation)
+    store.mark_in_flight("b", "s", "r1", "plan1", 1, "sync")
+    store.clear_in_flight("b", "s")
+    row = store.get("b", "s")
+    generations.append(row.generation)
+    assert generations == sorted(set(generations)) and len(generations) == 4
+    assert row.plan_digest == "digest1"  # kept until another plan's first action replaces it
+    assert [h["request_sha256"] for h in store.history("b", "s") if h["outcome"] == "applied"] == ["sha-of-body"]
+
+
+def test_a_receipt_is_claimed_once_until_it_expires(store):
+    later = datetime.now(timezone.utc) + timedelta(minutes=5)
+    assert store.claim_receipt("mipos", "12:sig", later) is True
+    assert store.claim_receipt("mipos", "12:sig", later) is False  # a replay
+    assert store.claim_receipt("other", "12:sig", later) is True  # per backend
+    assert store.claim_receipt("mipos", "old", datetime.now(timezone.utc) - timedelta(seconds=1)) is True
+    assert store.claim_receipt("mipos", "old", later) is True  # the expired one was forgotten
 
 
 def test_bodies_are_shared_and_only_unreferenced_ones_are_pruned(store):
