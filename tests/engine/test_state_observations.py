@@ -41,15 +41,20 @@ def test_observations_overlay_the_snapshot_and_name_their_source(state_url, tmp_
     state.close()
 
 
-def test_owned_fields_take_the_backend_value_and_say_so():
+def test_owned_fields_take_the_trusted_backend_value_never_a_webhooks():
     provider = SimpleNamespace(owned_fields=("stock",))
     desired = DesiredStore({}, {"x": {"stock": "12", "name": "X"}, "new": {"stock": "1", "name": "N"}})
-    observed = Observed({}, {"x": {"stock": "7", "name": "Old"}}, "state+webhooks")
+    live = Observed({}, {"x": {"stock": "7", "name": "Old"}}, "live")
     notes: list[str] = []
-    effective = _with_owned_fields(provider, "pos", desired, observed, notes)
+    effective = _with_owned_fields(provider, "pos", desired, live, None, notes)
     assert effective.resources == {"x": {"stock": "7", "name": "X"}, "new": {"stock": "1", "name": "N"}}
     assert notes == ["stock of x is 7 in pos (catalog says 12); owned by the backend, left as is"]
-    git_owns = _with_owned_fields(SimpleNamespace(owned_fields=()), "pos", desired, observed, [])
+    # A webhook's report is unverified: the last applied value stays the desired one.
+    applied = SimpleNamespace(resources={"x": {"stock": "9", "name": "Old"}})
+    reported = Observed({}, {"x": {"stock": "7", "name": "Old"}}, "state+webhooks")
+    effective = _with_owned_fields(provider, "pos", desired, reported, applied, [])
+    assert effective.resources["x"] == {"stock": "9", "name": "X"}
+    git_owns = _with_owned_fields(SimpleNamespace(owned_fields=()), "pos", desired, live, None, [])
     assert git_owns is desired
 
 
