@@ -1,5 +1,10 @@
 """Apply: stores in parallel (bounded per backend), actions in order within a store.
 
+A store's actions are sent only under its lease, and only if the store's state row is
+still the one the plan was made from (its serial and generation), or the same plan is
+being resumed (the row remembers the digest of the store plan it started): two applies
+that overlap on a store never both send, whatever order their leases come in.
+
 After each successful request the state store records the new snapshot, so a crash or
 a failure leaves the state claiming exactly what happened, and re-applying the same plan
 resumes where it stopped.
@@ -8,7 +13,10 @@ resumes where it stopped.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import random
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Callable
@@ -16,10 +24,10 @@ from typing import Any, Callable
 from aiolimiter import AsyncLimiter
 
 from .errors import BackendError, OutcomeUnknown, ReconcilerError
-from .fingerprint import snapshot_fingerprint
+from .fingerprint import encode_body, snapshot_fingerprint
 from .plan import Action, Plan, StorePlan
 from .provider import Provider
-from .state import StateStore, StoreState
+from .state import Lock, StateStore, StoreState
 
 log = logging.getLogger("reconciler.apply")
 
@@ -30,7 +38,7 @@ LEASE = timedelta(minutes=10)
 class StoreResult:
     backend: str
     store: str
-    status: str  # applied | failed | unknown | locked | skipped
+    status: str  # applied | failed | unknown | locked | stale | skipped
     requests: int = 0
     message: str = ""
     responses: list[dict[str, Any]] = field(default_factory=list)
@@ -70,7 +78,10 @@ async def apply_plan(
     state: StateStore,
     owner: str,
     listener: Listener | None = None,
+    lock_timeout: float = 0.0,
 ) -> list[StoreResult]:
+    """Apply every changed store of `plan`. A store whose lease another apply holds is
+    waited for up to `lock_timeout` seconds, then reported locked."""
     stores = plan.changed_stores
     limits = {name: _Limits.of(p) for name, p in providers.items()}
     used = {s.backend for s in stores}
@@ -78,7 +89,8 @@ async def apply_plan(
         await providers[name].open()
     try:
         results = list(await asyncio.gather(*(
-            _apply_store(plan, store, providers[store.backend], state, owner, limits[store.backend], listener)
+            _apply_store(plan, store, providers[store.backend], state, owner, limits[store.backend], listener,
+                         lock_timeout)
             for store in stores
         )))
     finally:
@@ -90,6 +102,38 @@ async def apply_plan(
         except ReconcilerError:
             log.warning("could not prune unreferenced resource bodies from the state", exc_info=True)
     return results
+
+
+def _stale(plan: Plan, store: StorePlan, digest: str, row: StoreState | None) -> str | None:
+    """Why the store's row is no longer the one this plan was made from, if it is not.
+
+    Checked under the lease, so nothing can move the row between this check and the
+    sends. A row of this same plan is a resume, allowed only for the same store plan.
+    """
+    if row is not None and row.plan_id == plan.plan_id:
+        if row.plan_digest is not None and row.plan_digest != digest:
+            return ("this plan was started for this store with other actions than the ones given now "
+                    "(was the plan file edited?); nothing was sent. Make a new plan")
+        return None
+    serial, generation = (row.serial, row.generation) if row is not None else (0, 0)
+    if (serial, generation) != (store.base_serial, store.base_generation):
+        return (f"changed since this plan was made (state serial {store.base_serial} -> {serial}"
+                + (f", last written by plan {row.plan_id}" if row is not None and row.plan_id else "")
+                + "); nothing was sent for it. Plan again")
+    return None
+
+
+async def _acquire(state: StateStore, store: StorePlan, owner: str, timeout: float) -> Lock | None:
+    """Take the store's lease, waiting up to `timeout` seconds for another apply to let go;
+    the live lock someone else still holds after that, or None."""
+    deadline = time.monotonic() + timeout
+    while True:
+        held = state.acquire(store.backend, store.store, owner, LEASE)
+        left = deadline - time.monotonic()
+        if held is None or left <= 0:
+            return held
+        # A little jitter keeps many waiting stores from polling the state in step.
+        await asyncio.sleep(min(left, 0.5 + random.random() * 0.5))
 
 
 def _start_index(plan: Plan, store: StorePlan, row: StoreState | None) -> tuple[int, str | None]:
@@ -104,11 +148,11 @@ def _start_index(plan: Plan, store: StorePlan, row: StoreState | None) -> tuple[
 
 
 async def _apply_store(plan: Plan, store: StorePlan, provider: Provider, state: StateStore, owner: str,
-                       limit: _Limits, listener: Listener | None) -> StoreResult:
+                       limit: _Limits, listener: Listener | None, lock_timeout: float = 0.0) -> StoreResult:
     result = StoreResult(store.backend, store.store, "applied")
     notify = listener or (lambda *_: None)
     async with limit.stores:
-        held = state.acquire(store.backend, store.store, owner, LEASE)
+        held = await _acquire(state, store, owner, lock_timeout)
         if held is not None:
             result.status = "locked"
             result.message = f"locked by {held.owner} until {held.expires_at}"
@@ -119,6 +163,12 @@ async def _apply_store(plan: Plan, store: StorePlan, provider: Provider, state: 
         keeper = asyncio.create_task(_keep_lease(state, store.backend, store.store, owner))
         try:
             row = state.get(store.backend, store.store)
+            digest = store.digest()
+            stale = _stale(plan, store, digest, row)
+            if stale:
+                result.status, result.message = "stale", stale
+                notify(store, None, "stale")
+                return result
             start, refusal = _start_index(plan, store, row)
             if refusal:
                 result.status, result.message = "failed", refusal
@@ -137,7 +187,7 @@ async def _apply_store(plan: Plan, store: StorePlan, provider: Provider, state: 
                 # is recorded, the mark stays and the next reader treats the store as unknown.
                 await limit.request()  # before the mark: waiting here sends nothing
                 state.mark_in_flight(store.backend, store.store, store.remote_id, plan.plan_id,
-                                     action.index, action.kind)
+                                     action.index, action.kind, digest)
                 try:
                     response = await provider.execute(store, action)
                 except OutcomeUnknown as exc:
@@ -165,6 +215,7 @@ async def _apply_store(plan: Plan, store: StorePlan, provider: Provider, state: 
                     store.backend, store.store, store.remote_id, meta, resources,
                     snapshot_fingerprint(meta, resources), serial,
                     plan.plan_id, action.index, action.kind, action.bytes,
+                    hashlib.sha256(encode_body(action.body)).hexdigest(),
                 )
                 # The backend now holds what this action sent: reports from before it are superseded.
                 state.clear_observations(store.backend, store.store,

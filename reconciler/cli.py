@@ -98,6 +98,26 @@ def _parse_shard(ctx: click.Context, param: click.Parameter, value: str | None) 
     return shard
 
 
+class Duration(click.ParamType):
+    """Seconds, as Terraform writes them: 30, 30s, 5m, 1h."""
+
+    name = "duration"
+    _UNITS = {"s": 1, "m": 60, "h": 3600}
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, (int, float)):
+            return float(value)
+        text = str(value).strip().lower()
+        unit = self._UNITS.get(text[-1:], None)
+        try:
+            seconds = float(text[:-1] if unit else text) * (unit or 1)
+        except ValueError:
+            seconds = -1.0
+        if seconds < 0:
+            self.fail(f"{value!r} is not a duration such as 30s, 5m or 90", param, ctx)
+        return seconds
+
+
 def _plan_options(backends, exclude_backends, stores, exclude_stores, full, refresh, shard=None) -> PlanOptions:
     return PlanOptions(full=full, refresh=refresh, selector=Selector(
         tuple(backends), tuple(exclude_backends), tuple(stores), tuple(exclude_stores), shard))
@@ -209,21 +229,25 @@ async def _make_plan(validated: Validated, state: StateStore, options: PlanOptio
 @selector_options
 @click.option("--auto-approve", is_flag=True, help="Apply without asking (required without a terminal).")
 @click.option("--force", is_flag=True, help="Apply even when safety thresholds are crossed.")
+@click.option("--lock-timeout", type=Duration(), default="0s", show_default=True, metavar="DURATION",
+              help="Wait this long for a store another apply holds (30s, 5m), then report it locked.")
 @click.pass_obj
 @handles_errors
-def apply(session: Session, planfile: Path | None, auto_approve: bool, force: bool, **selectors: Any) -> None:
+def apply(session: Session, planfile: Path | None, auto_approve: bool, force: bool, lock_timeout: float,
+          **selectors: Any) -> None:
     """Make the changes: of PLANFILE exactly, or of a fresh plan after confirmation."""
     validated = session.validated()
     state = session.state(validated)
     try:
-        code = asyncio.run(_apply(validated, state, planfile, auto_approve, force, _plan_options(**selectors)))
+        code = asyncio.run(_apply(validated, state, planfile, auto_approve, force, _plan_options(**selectors),
+                                  lock_timeout))
     finally:
         state.close()
     sys.exit(code)
 
 
 async def _apply(validated: Validated, state: StateStore, planfile: Path | None, auto_approve: bool,
-                 force: bool, options: PlanOptions) -> int:
+                 force: bool, options: PlanOptions, lock_timeout: float = 0.0) -> int:
     try:
         if planfile is not None:
             the_plan = Plan.from_json(planfile.read_text(encoding="utf-8"), str(planfile))
@@ -244,7 +268,8 @@ async def _apply(validated: Validated, state: StateStore, planfile: Path | None,
                 click.echo("Nothing applied.")
                 return EXIT_OK
         with _Progress(the_plan) as progress:
-            results = await apply_plan(the_plan, validated.providers, state, default_owner(), progress)
+            results = await apply_plan(the_plan, validated.providers, state, default_owner(), progress,
+                                       lock_timeout)
     finally:
         for provider in validated.providers.values():
             await provider.close()
@@ -311,6 +336,11 @@ def _report(results: list[StoreResult]) -> int:
     click.echo(f"Apply finished: {applied} applied, {len(failed)} not applied.")
     if any(r.status == "unknown" for r in results):
         click.echo("Stores with an unknown outcome are marked; the next plan takes the full path for them.")
+    if any(r.status == "stale" for r in results):
+        click.echo("Stores that changed since the plan was made were left alone; make a new plan for them.")
+    if any(r.status == "locked" for r in results):
+        click.echo("Locked stores are being applied by someone else; plan again when they are done "
+                   "(--lock-timeout waits for them).")
     return EXIT_ERROR if failed else EXIT_OK
 
 

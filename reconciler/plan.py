@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .diff import FieldChange, ResourceChange
 from .errors import PlanError, SafetyRefused
+from .fingerprint import fingerprint
 
 FORMAT_VERSION = 1
 
@@ -104,6 +105,7 @@ class StorePlan(Frozen):
     observed_fingerprint: str
     observed_source: str
     base_serial: int
+    base_generation: int = 0  # the state row's generation the plan saw (0: no row)
     safety: SafetyCheck
     price_moves: list[PriceMove] = []
     availability_moves: list[AvailabilityMove] = []
@@ -128,6 +130,11 @@ class StorePlan(Frozen):
     @property
     def bytes(self) -> int:
         return sum(a.bytes for a in self.actions)
+
+    def digest(self) -> str:
+        """One hash of everything apply acts on and a reviewer saw: all but the notes
+        that may differ between two derivations of the same plan (who held a lock)."""
+        return fingerprint(self.model_dump(mode="json", exclude={"warnings"}))
 
     def counts(self) -> dict[str, int]:
         counts = {"create": 0, "update": 0, "delete": 0}

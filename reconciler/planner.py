@@ -11,7 +11,7 @@ from fnmatch import fnmatchcase
 
 from . import __version__
 from .diff import diff_resources, field_changes
-from .errors import StalePlanError
+from .errors import PlanError, StalePlanError
 from .expand import StoreView
 from .fingerprint import resource_hash, snapshot_fingerprint
 from .model import Safety
@@ -48,6 +48,16 @@ class Selector:
         if self.shard is not None:
             described["shard"] = [f"{self.shard[0]}/{self.shard[1]}"]
         return described
+
+    @classmethod
+    def from_description(cls, described: dict[str, list[str]]) -> "Selector":
+        """The selector `describe` wrote into a plan file."""
+        patterns = {k: tuple(described.get(k, ())) for k in ("backends", "exclude_backends", "stores", "exclude_stores")}
+        shard = None
+        if described.get("shard"):
+            index, _, count = described["shard"][0].partition("/")
+            shard = (int(index), int(count))
+        return cls(**patterns, shard=shard)
 
 
 def shard_of(backend: str, store: str, count: int) -> int:
@@ -313,6 +323,7 @@ def _plan_store(plan_id: str, created: datetime, project_safety: Safety, target:
         actions=program.actions, full_cost=program.full_cost,
         desired_fingerprint=desired_fingerprint(target.desired, catalog_hashes), observed_fingerprint=observed_fp,
         observed_source=observed.source, base_serial=target.row.serial if target.row else 0,
+        base_generation=target.row.generation if target.row else 0,
         safety=safety, warnings=warnings,
         price_moves=_price_moves(provider, changes), availability_moves=_availability_moves(provider, changes),
         owned=owned, unseen=unseen,
@@ -354,51 +365,72 @@ def _unseen(backend: str, actions: list) -> str:
 
 
 async def check_fresh(plan: Plan, validated: Validated, state: StateView) -> None:
-    """Refuse a plan whose desired or observed state changed since it was made."""
-    current = {(v.backend, v.store_id): v for v in validated.views}
+    """Prove a saved plan is the plan it claims to be, and still fresh, before anything
+    is sent.
+
+    The plan is derived again from the catalog and state it records (same plan id, same
+    clock, same options), and each changed store must come out the same: if its inputs
+    moved (catalog, recorded state, live read, webhook reports) the plan is stale; if its
+    inputs are the same but its actions or anything else a reviewer saw differ, the file
+    was edited (or made by another version) and is refused. A digest stored in the file
+    next to the data would prove nothing; this re-derivation does. A store this plan
+    already started is checked against the digest its state row recorded instead.
+    """
+    if plan.tool_version != __version__:
+        raise StalePlanError(f"plan {plan.plan_id} was made by reconciler {plan.tool_version}; this is {__version__}. "
+                             "Nothing was sent; make the plan again with this version")
+    options = PlanOptions(full=bool(plan.options.get("full")), refresh=bool(plan.options.get("refresh", True)),
+                          selector=Selector.from_description(plan.options.get("selector", {})))
+    again = {s.key: s for s in (await make_plan(validated, state, options, plan.plan_id,
+                                                datetime.fromisoformat(plan.created_at))).stores}
     stale: list[str] = []
-    live_needed: dict[str, list[StorePlan]] = {}
+    edited: list[str] = []
     for store in plan.changed_stores:
-        provider = validated.providers.get(store.backend)
-        if provider is None:
-            stale.append(f"{store.backend}/{store.store}: backend {store.backend!r} is no longer configured")
-            continue
-        view = current.get(store.key)
-        desired = provider.desired(view) if view is not None else DesiredStore({}, {})
-        if desired_fingerprint(desired) != store.desired_fingerprint:
-            stale.append(f"{store.backend}/{store.store}: the catalog changed since the plan was made")
+        where = f"{store.backend}/{store.store}"
+        if store.backend not in validated.providers:
+            stale.append(f"{where}: backend {store.backend!r} is no longer configured")
             continue
         row = state.get(*store.key)
         if row is not None and row.plan_id == plan.plan_id:
-            continue  # this plan was partly applied already; apply resumes it
-        if store.observed_source == "live":
-            live_needed.setdefault(store.backend, []).append(store)
+            # This plan was partly applied already; apply resumes it if it is the same plan.
+            if row.plan_digest is not None and row.plan_digest != store.digest():
+                edited.append(f"{where}: its actions differ from the ones this plan started applying")
             continue
-        serial = row.serial if row else 0
-        fp = row.fingerprint if row else snapshot_fingerprint({}, {})
-        if serial != store.base_serial or (store.observed_source == "state" and fp != store.observed_fingerprint):
-            stale.append(f"{store.backend}/{store.store}: the recorded state changed since the plan was made "
-                         f"(serial {store.base_serial} -> {serial})")
-            continue
-        if store.observed_source.startswith("state"):
-            now = _observed_from_state(row, state.observations(*store.key), provider.owned_fields)
-            now_fp = snapshot_fingerprint(now.meta, now.resources)
-            if now.source != store.observed_source or (now.source != "state" and now_fp != store.observed_fingerprint):
-                stale.append(f"{store.backend}/{store.store}: the backend reported a change (webhook) "
-                             "since the plan was made")
-    for backend, stores in live_needed.items():
-        provider = validated.providers[backend]
-        live = await provider.observe([s.remote_id for s in stores]) or {}
-        for store in stores:
-            seen = live.get(store.remote_id)
-            fp = snapshot_fingerprint(seen.meta, seen.resources) if seen else None
-            if fp != store.observed_fingerprint:
-                stale.append(f"{store.backend}/{store.store}: the backend changed since the plan was made")
+        now = again.get(store.key)
+        if now is None or now.desired_fingerprint != store.desired_fingerprint:
+            stale.append(f"{where}: the catalog changed since the plan was made")
+        elif (now.base_serial, now.base_generation) != (store.base_serial, store.base_generation):
+            stale.append(f"{where}: the recorded state changed since the plan was made "
+                         f"(serial {store.base_serial} -> {now.base_serial})")
+        elif now.observed_fingerprint != store.observed_fingerprint or now.observed_source != store.observed_source:
+            what = ("the backend reported a change (webhook)" if "webhook" in now.observed_source + store.observed_source
+                    else "the backend changed")
+            stale.append(f"{where}: {what} since the plan was made")
+        elif now.digest() != store.digest():
+            edited.append(f"{where}: {_first_difference(store, now)}")
     if stale:
         raise StalePlanError(
             f"plan {plan.plan_id} is stale; nothing was sent:\n  " + "\n  ".join(stale)
             + "\nmake a new plan and review it"
         )
+    if edited:
+        raise PlanError(
+            f"plan {plan.plan_id} is not the plan its catalog and state give, so it was edited after it was made; "
+            "nothing was sent:\n  " + "\n  ".join(edited) + "\nmake a new plan and review it"
+        )
+
+
+def _first_difference(saved: StorePlan, derived: StorePlan) -> str:
+    """Where a saved store plan differs from its derivation, for the refusal message."""
+    for index, (a, b) in enumerate(zip(saved.actions, derived.actions)):
+        if a != b:
+            field = next((f for f in type(a).model_fields if getattr(a, f) != getattr(b, f)), "its content")
+            return f"action {index} ({a.kind}) differs in {field}"
+    if len(saved.actions) != len(derived.actions):
+        return f"it has {len(saved.actions)} actions where the plan has {len(derived.actions)}"
+    field = next((f for f in type(saved).model_fields if f != "warnings" and getattr(saved, f) != getattr(derived, f)),
+                 "its content")
+    return f"its {field} differs"
 
 
 def _price_moves(provider: Provider, changes: list) -> list[PriceMove]:

@@ -134,7 +134,7 @@ class MiPOSProvider(Provider):
         light = not request.full and all(
             mapping.stock_only(observed.get(c.key), desired.get(c.key)) for c in request.changes)
         if light:
-            date = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+            date = request.now.strftime("%Y-%m-%d %H:%M:%S")  # the plan's clock: the same plan, the same bytes
             for change in sorted(request.changes, key=lambda c: c.key):
                 actions.append(self._movement(request, change.key, observed[change.key]["stock"],
                                               desired[change.key]["stock"], user_id_tps, inventory_system_id,
