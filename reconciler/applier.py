@@ -38,7 +38,7 @@ LEASE = timedelta(minutes=10)
 class StoreResult:
     backend: str
     store: str
-    status: str  # applied | failed | unknown | locked | stale | skipped
+    status: str  # applied | failed | unknown | locked | stale | interrupted | skipped
     requests: int = 0
     message: str = ""
     responses: list[dict[str, Any]] = field(default_factory=list)
@@ -51,6 +51,27 @@ class StoreResult:
 Listener = Callable[[StorePlan, Action | None, str], None]
 
 
+class Interruption:
+    """Ctrl-C during an apply. The first asks every store to stop before its next request
+    (requests in flight finish and are recorded); the second abandons what is in flight:
+    those stores are marked unknown (the backend may have taken the request), so the next
+    plan takes the full path for them. Either way nothing is left claiming what did not
+    happen, and applying again resumes."""
+
+    def __init__(self) -> None:
+        self.stopping = False
+        self.abandoned = False
+        self._tasks: list[asyncio.Task] = []
+
+    def stop(self) -> None:
+        self.stopping = True
+
+    def abandon(self) -> None:
+        self.stopping = self.abandoned = True
+        for task in self._tasks:
+            task.cancel()
+
+
 @dataclass
 class _Limits:
     """Per backend: how many stores at once, and how many requests per second."""
@@ -59,9 +80,9 @@ class _Limits:
     rate: AsyncLimiter | None
 
     @classmethod
-    def of(cls, provider: Provider) -> "_Limits":
+    def of(cls, provider: Provider, parallelism: int | None = None) -> "_Limits":
         settings = provider.settings
-        concurrency = getattr(settings, "concurrency", None) or provider.max_concurrency
+        concurrency = parallelism or getattr(settings, "concurrency", None) or provider.max_concurrency
         rate = getattr(settings, "rate_limit", None)
         # A bucket of one second's requests (at least one), refilled at `rate` per second.
         limiter = AsyncLimiter(max(1.0, rate), max(1.0, rate) / rate) if rate else None
@@ -79,20 +100,23 @@ async def apply_plan(
     owner: str,
     listener: Listener | None = None,
     lock_timeout: float = 0.0,
+    parallelism: int | None = None,
+    interruption: Interruption | None = None,
 ) -> list[StoreResult]:
     """Apply every changed store of `plan`. A store whose lease another apply holds is
-    waited for up to `lock_timeout` seconds, then reported locked."""
+    waited for up to `lock_timeout` seconds, then reported locked. `parallelism` overrides
+    every backend's `concurrency` (stores at once)."""
     stores = plan.changed_stores
-    limits = {name: _Limits.of(p) for name, p in providers.items()}
+    limits = {name: _Limits.of(p, parallelism) for name, p in providers.items()}
+    interruption = interruption or Interruption()
     used = {s.backend for s in stores}
     for name in used:
         await providers[name].open()
     try:
-        results = list(await asyncio.gather(*(
-            _apply_store(plan, store, providers[store.backend], state, owner, limits[store.backend], listener,
-                         lock_timeout)
-            for store in stores
-        )))
+        interruption._tasks = [asyncio.create_task(_apply_store(
+            plan, store, providers[store.backend], state, owner, limits[store.backend], listener, lock_timeout,
+            interruption)) for store in stores]
+        results = list(await asyncio.gather(*interruption._tasks))
     finally:
         for name in used:
             await providers[name].close()
@@ -148,88 +172,122 @@ def _start_index(plan: Plan, store: StorePlan, row: StoreState | None) -> tuple[
 
 
 async def _apply_store(plan: Plan, store: StorePlan, provider: Provider, state: StateStore, owner: str,
-                       limit: _Limits, listener: Listener | None, lock_timeout: float = 0.0) -> StoreResult:
+                       limit: _Limits, listener: Listener | None, lock_timeout: float = 0.0,
+                       interruption: Interruption | None = None) -> StoreResult:
     result = StoreResult(store.backend, store.store, "applied")
     notify = listener or (lambda *_: None)
-    async with limit.stores:
-        held = await _acquire(state, store, owner, lock_timeout)
-        if held is not None:
-            result.status = "locked"
-            result.message = f"locked by {held.owner} until {held.expires_at}"
-            notify(store, None, "locked")
+    interruption = interruption or Interruption()
+    try:
+        async with limit.stores:
+            if interruption.stopping:
+                return _interrupted(result, store, 0, notify)
+            held = await _acquire(state, store, owner, lock_timeout)
+            if held is not None:
+                result.status = "locked"
+                result.message = f"locked by {held.owner} until {held.expires_at}"
+                notify(store, None, "locked")
+                return result
+            try:
+                return await _apply_actions(plan, store, provider, state, owner, limit, notify, interruption, result)
+            finally:
+                state.release(store.backend, store.store, owner)
+    except asyncio.CancelledError:
+        # Abandoned before a request left (waiting for a slot, the lease or the rate limit).
+        return _interrupted(result, store, result.requests, notify)
+
+
+def _interrupted(result: StoreResult, store: StorePlan, done: int, notify: Listener) -> StoreResult:
+    result.status = "interrupted"
+    result.message = (f"stopped by Ctrl-C after {done} of {len(store.actions)} actions; nothing is in flight. "
+                      "Applying again resumes")
+    notify(store, None, "interrupted")
+    return result
+
+
+async def _apply_actions(plan: Plan, store: StorePlan, provider: Provider, state: StateStore, owner: str,
+                         limit: _Limits, notify: Listener, interruption: Interruption,
+                         result: StoreResult) -> StoreResult:
+    """A store's actions in order, under its lease."""
+    # Renewing after each action is not enough when one request (a large full sync
+    # behind retries and backoff) takes longer than the lease: renew on a timer too.
+    keeper = asyncio.create_task(_keep_lease(state, store.backend, store.store, owner))
+    try:
+        row = state.get(store.backend, store.store)
+        digest = store.digest()
+        stale = _stale(plan, store, digest, row)
+        if stale:
+            result.status, result.message = "stale", stale
+            notify(store, None, "stale")
             return result
-        # Renewing after each action is not enough when one request (a large full sync
-        # behind retries and backoff) takes longer than the lease: renew on a timer too.
-        keeper = asyncio.create_task(_keep_lease(state, store.backend, store.store, owner))
-        try:
-            row = state.get(store.backend, store.store)
-            digest = store.digest()
-            stale = _stale(plan, store, digest, row)
-            if stale:
-                result.status, result.message = "stale", stale
-                notify(store, None, "stale")
-                return result
-            start, refusal = _start_index(plan, store, row)
-            if refusal:
-                result.status, result.message = "failed", refusal
-                notify(store, None, "failed")
-                return result
-            if start >= len(store.actions):
-                result.status, result.message = "skipped", "already applied by this plan"
-                notify(store, None, "skipped")
-                return result
-            meta = dict(row.meta) if row else {}
-            resources = dict(row.resources) if row else {}
-            serial = row.serial if row else 0
-            for action in store.actions[start:]:
-                notify(store, action, "sending")
-                # Written before the request leaves: if this process dies before the answer
-                # is recorded, the mark stays and the next reader treats the store as unknown.
-                await limit.request()  # before the mark: waiting here sends nothing
-                state.mark_in_flight(store.backend, store.store, store.remote_id, plan.plan_id,
-                                     action.index, action.kind, digest)
-                try:
-                    response = await provider.execute(store, action)
-                except OutcomeUnknown as exc:
-                    state.mark_unknown(store.backend, store.store, store.remote_id, str(exc), plan.plan_id, action.index)
-                    result.status, result.message = "unknown", f"action {action.index} ({action.kind}): {exc}"
-                    notify(store, action, "unknown")
-                    return result
-                except BackendError as exc:
-                    # A definite refusal: the backend did not take it, so nothing is in flight.
-                    state.clear_in_flight(store.backend, store.store)
-                    result.status, result.message = "failed", f"action {action.index} ({action.kind}): {exc}"
-                    notify(store, action, "failed")
-                    return result
-                result.requests += 1
-                result.responses.append(response)
-                if action.effect.replace:
-                    resources = {}
-                for key in action.effect.remove:
-                    resources.pop(key, None)
-                for key in action.effect.set:
-                    resources[key] = store.resources[key]
-                if action.effect.meta or action.effect.replace:
-                    meta = dict(store.desired_meta)
-                serial = state.record(
-                    store.backend, store.store, store.remote_id, meta, resources,
-                    snapshot_fingerprint(meta, resources), serial,
-                    plan.plan_id, action.index, action.kind, action.bytes,
-                    hashlib.sha256(encode_body(action.body)).hexdigest(),
-                )
-                # The backend now holds what this action sent: reports from before it are superseded.
-                state.clear_observations(store.backend, store.store,
-                                         None if action.effect.replace else list(action.effect.set))
-                state.renew(store.backend, store.store, owner, LEASE)
-                notify(store, action, "done")
-            return result
-        except ReconcilerError as exc:
-            result.status, result.message = "failed", str(exc)
+        start, refusal = _start_index(plan, store, row)
+        if refusal:
+            result.status, result.message = "failed", refusal
             notify(store, None, "failed")
             return result
-        finally:
-            keeper.cancel()
-            state.release(store.backend, store.store, owner)
+        if start >= len(store.actions):
+            result.status, result.message = "skipped", "already applied by this plan"
+            notify(store, None, "skipped")
+            return result
+        meta = dict(row.meta) if row else {}
+        resources = dict(row.resources) if row else {}
+        serial = row.serial if row else 0
+        for action in store.actions[start:]:
+            if interruption.stopping:
+                return _interrupted(result, store, action.index, notify)
+            notify(store, action, "sending")
+            await limit.request()  # before the mark: waiting here sends nothing
+            # Written before the request leaves: if this process dies before the answer
+            # is recorded, the mark stays and the next reader treats the store as unknown.
+            state.mark_in_flight(store.backend, store.store, store.remote_id, plan.plan_id,
+                                 action.index, action.kind, digest)
+            try:
+                response = await provider.execute(store, action)
+            except OutcomeUnknown as exc:
+                state.mark_unknown(store.backend, store.store, store.remote_id, str(exc), plan.plan_id, action.index)
+                result.status, result.message = "unknown", f"action {action.index} ({action.kind}): {exc}"
+                notify(store, action, "unknown")
+                return result
+            except BackendError as exc:
+                # A definite refusal: the backend did not take it, so nothing is in flight.
+                state.clear_in_flight(store.backend, store.store)
+                result.status, result.message = "failed", f"action {action.index} ({action.kind}): {exc}"
+                notify(store, action, "failed")
+                return result
+            except asyncio.CancelledError:
+                reason = f"abandoned by Ctrl-C while action {action.index} ({action.kind}) was in flight"
+                state.mark_unknown(store.backend, store.store, store.remote_id, reason, plan.plan_id, action.index)
+                result.status, result.message = "unknown", (f"{reason}; whether the backend took it is unknown, "
+                                                             "so the next plan takes the full path")
+                notify(store, action, "unknown")
+                return result
+            result.requests += 1
+            result.responses.append(response)
+            if action.effect.replace:
+                resources = {}
+            for key in action.effect.remove:
+                resources.pop(key, None)
+            for key in action.effect.set:
+                resources[key] = store.resources[key]
+            if action.effect.meta or action.effect.replace:
+                meta = dict(store.desired_meta)
+            serial = state.record(
+                store.backend, store.store, store.remote_id, meta, resources,
+                snapshot_fingerprint(meta, resources), serial,
+                plan.plan_id, action.index, action.kind, action.bytes,
+                hashlib.sha256(encode_body(action.body)).hexdigest(),
+            )
+            # The backend now holds what this action sent: reports from before it are superseded.
+            state.clear_observations(store.backend, store.store,
+                                     None if action.effect.replace else list(action.effect.set))
+            state.renew(store.backend, store.store, owner, LEASE)
+            notify(store, action, "done")
+        return result
+    except ReconcilerError as exc:
+        result.status, result.message = "failed", str(exc)
+        notify(store, None, "failed")
+        return result
+    finally:
+        keeper.cancel()
 
 
 async def _keep_lease(state: StateStore, backend: str, store: str, owner: str,

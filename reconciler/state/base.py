@@ -196,6 +196,18 @@ class StateStore(StateView):
         return 0
 
     @abstractmethod
+    def forget(self, backend: str, store: str) -> bool:
+        """Drop a store's row and its observations (`state rm`): the next plan treats the
+        store as never applied. False when there was no row. Refused while a live lease
+        is held (LockHeld)."""
+
+    @abstractmethod
+    def rename(self, backend: str, store: str, new_store: str) -> None:
+        """Give a store's row, observations and history a new catalog id (`state mv`,
+        after renaming the store in the catalog). Refused when there is no row, when the
+        new id has one, or while a live lease is held."""
+
+    @abstractmethod
     def claim_receipt(self, backend: str, token: str, expires_at: datetime) -> bool:
         """Keep a one-time token (a webhook signature) until it expires: True the first
         time, False when it was claimed before (a replay), whichever process claimed it."""

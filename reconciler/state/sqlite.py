@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import ReconcilerError
+from ..errors import LockHeld, ReconcilerError
 from ..redaction import scrub
 from .base import (
     HISTORY_COLUMNS,
@@ -253,6 +253,37 @@ class SQLiteStateStore(StateStore):
             " request_bytes, at, request_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (backend, store, serial, plan_id, action_index, action_kind, outcome, request_bytes, at, request_sha256),
         )
+
+    def _refuse_if_locked(self, backend: str, store: str) -> None:
+        row = self._db.execute("SELECT backend, store, owner, acquired_at, expires_at FROM locks"
+                               " WHERE backend=? AND store=?", (backend, store)).fetchone()
+        if row is not None and not Lock(*row).expired:
+            raise LockHeld(f"{backend}/{store} is locked by {row[2]} until {row[4]}; "
+                           "wait for that apply, or `reconciler state unlock` if it is dead")
+
+    def forget(self, backend: str, store: str) -> bool:
+        with self._tx():
+            self._refuse_if_locked(backend, store)
+            cursor = self._db.execute("DELETE FROM stores WHERE backend=? AND store=?", (backend, store))
+            self._db.execute("DELETE FROM observations WHERE backend=? AND store=?", (backend, store))
+            if cursor.rowcount:
+                self._history(backend, store, None, None, None, "state rm", "forgotten", None, now_utc().isoformat())
+        return cursor.rowcount == 1
+
+    def rename(self, backend: str, store: str, new_store: str) -> None:
+        with self._tx():
+            for name in (store, new_store):
+                self._refuse_if_locked(backend, name)
+            if self._db.execute("SELECT 1 FROM stores WHERE backend=? AND store=?", (backend, new_store)).fetchone():
+                raise ReconcilerError(f"{backend}/{new_store} already has a state row; `state rm` it first")
+            cursor = self._db.execute("UPDATE stores SET store=?, generation=generation + 1 WHERE backend=? AND store=?",
+                                      (new_store, backend, store))
+            if cursor.rowcount == 0:
+                raise ReconcilerError(f"no state recorded for {backend}/{store}")
+            for table in ("observations", "history"):
+                self._db.execute(f"UPDATE {table} SET store=? WHERE backend=? AND store=?", (new_store, backend, store))
+            self._history(backend, new_store, None, None, None, "state mv", f"renamed from {store}",
+                          None, now_utc().isoformat())
 
     def claim_receipt(self, backend: str, token: str, expires_at: datetime) -> bool:
         now = now_utc().isoformat()
