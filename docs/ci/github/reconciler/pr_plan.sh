@@ -5,8 +5,9 @@
 #
 #   RECONCILER_STATE   the state store, read-only role (required: without it the plan would be
 #                      made against an empty local state and show everything as new)
-#   BASE_SHA           the base branch's commit, fetched: reconciler.yaml and .github/ are
-#                      compared with it to call out changed backend URLs and secret references
+#   BASE_REV           the base branch's commit (HEAD^1 of the pull request's test merge):
+#                      reconciler.yaml and .github/ are compared with it to call out changed
+#                      backend URLs, secret references and CI files
 #   RECONCILER_CI_OUT  where outputs go (default reconciler-ci)
 #
 # It exits 0 when the comment is written, so the workflow posts it before failing the job;
@@ -40,14 +41,15 @@ if [ -z "${RECONCILER_STATE:-}" ]; then
   setup_error "RECONCILER_STATE is empty: set the repository secret RECONCILER_STATE_READ to the state \
 store's URL for a role that may only read (docs/ci.md, \"Secrets\"). Pull requests from forks get no secrets \
 and cannot be planned."
-elif [ -n "${BASE_SHA:-}" ] && ! git cat-file -e "${BASE_SHA}^{commit}" 2>/dev/null; then
-  setup_error "The base commit ${BASE_SHA} is not in the checkout; the workflow fetches it before this step."
-elif [ -n "${BASE_SHA:-}" ]; then
-  echo "$BASE_SHA" >"$out/base-sha.txt"
-  if git cat-file -e "${BASE_SHA}:reconciler.yaml" 2>/dev/null; then
-    git show "${BASE_SHA}:reconciler.yaml" >"$out/base-reconciler.yaml"
+elif [ -n "${BASE_REV:-}" ] && ! base=$(git rev-parse --verify --quiet "${BASE_REV}^{commit}"); then
+  setup_error "The base commit ${BASE_REV} is not in the checkout: check out the pull request with \
+fetch-depth: 2, so that its test merge commit has its parents."
+elif [ -n "${BASE_REV:-}" ]; then
+  echo "$base" >"$out/base-sha.txt"
+  if git cat-file -e "${base}:reconciler.yaml" 2>/dev/null; then
+    git show "${base}:reconciler.yaml" >"$out/base-reconciler.yaml"
   fi
-  git diff --name-only "${BASE_SHA}" HEAD -- .github >"$out/changed-ci-files.txt"
+  git diff --name-only "$base" HEAD -- .github >"$out/changed-ci-files.txt"
 fi
 
 if [ ! -f "$out/setup.code" ]; then
