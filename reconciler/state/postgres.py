@@ -119,20 +119,39 @@ class PostgresStateStore(StateStore):
         self._snapshots = Snapshots(self._fetch_bodies)
         self._migrate()
 
+    def _schema_version(self) -> str | None:
+        if self._db.execute("SELECT to_regclass('meta')").fetchone()[0] is None:
+            return None
+        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        return row[0] if row else None
+
     def _migrate(self) -> None:
-        with self._db.transaction():
-            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-            for statement in _SCHEMA:
-                self._db.execute(statement)
-            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            pending = versions_to_apply(row[0] if row else None, self.where)
-            if pending is None:
-                self._db.execute("INSERT INTO meta VALUES ('schema_version', %s)", (str(SCHEMA_VERSION),))
-            elif pending:
-                for version in pending:
-                    for step in _MIGRATIONS.get(version, []):
-                        step(self._db) if callable(step) else self._db.execute(step)
-                self._db.execute("UPDATE meta SET value=%s WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+        # A store already at this schema needs no DDL, so a role that may only read (a
+        # pull-request plan job's) can open it: CREATE TABLE IF NOT EXISTS alone needs the
+        # right to create in the schema even when the table exists.
+        found = self._schema_version()
+        if found is not None and not versions_to_apply(found, self.where):
+            return
+        try:
+            with self._db.transaction():
+                self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+                for statement in _SCHEMA:
+                    self._db.execute(statement)
+                row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+                pending = versions_to_apply(row[0] if row else None, self.where)
+                if pending is None:
+                    self._db.execute("INSERT INTO meta VALUES ('schema_version', %s)", (str(SCHEMA_VERSION),))
+                elif pending:
+                    for version in pending:
+                        for step in _MIGRATIONS.get(version, []):
+                            step(self._db) if callable(step) else self._db.execute(step)
+                    self._db.execute("UPDATE meta SET value=%s WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise ReconcilerError(
+                f"the state at {self.where} needs its tables created or migrated to schema {SCHEMA_VERSION} "
+                f"(found {found or 'none'}), and this role may not ({_first_line(exc)}); run one command "
+                "with a role that may write (the apply job's) first"
+            ) from None
 
     def _store_tx(self, backend: str, store: str):
         """A transaction holding the (backend, store) write lock until it ends."""
@@ -145,8 +164,16 @@ class PostgresStateStore(StateStore):
                 db.execute("SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))", (backend, store))
 
             def __exit__(self, kind, exc, tb):
-                return self._tx.__exit__(kind, exc, tb)
+                handled = self._tx.__exit__(kind, exc, tb)
+                if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+                    # A read-only role (the one a plan job gets) reached a write: say so, not a traceback.
+                    raise ReconcilerError(
+                        f"the state at {where} is read-only for this role ({_first_line(exc)}): "
+                        "plan can work with it; apply needs a role that may write"
+                    ) from None
+                return handled
 
+        where = self.where
         return _Tx()
 
     # -- view ---------------------------------------------------------------------------------
@@ -384,6 +411,11 @@ class PostgresStateStore(StateStore):
         self._db.close()
 
 
+
+
+def _first_line(exc: Exception) -> str:
+    """The server's own words (permission denied for table locks), which carry no secret."""
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _scrub(message: str, url: str) -> str:
