@@ -32,7 +32,8 @@ FURTHER_ACTION = {
     "PROCESS_FAIL": f"not retried (the document: do not retry); contact {SUPPORT} to troubleshoot it, "
                     "quoting the requestId",
     "PARAM_ILLEGAL": "not retried; check the request parameters (headers and body) against the syncProduct "
-                     "document; `reconciler validate` checks the catalog for what D-Store rejects",
+                     "document: `reconciler validate` checks the catalog for what D-Store rejects, and if the "
+                     "store was changed in D-Store Console, `reconciler apply --full` sends it whole again",
     "INVALID_API": "not retried; check the API name: the backend's `url` and `path` "
                    "(syncProduct is POST /v2/pos/syncProduct) and that the API is active for this client",
     "INVALID_SIGNATURE": "not retried; check that `client_id`, `private_key` and `key_version` match the "
@@ -43,7 +44,7 @@ FURTHER_ACTION = {
                   "or `concurrency` of this backend in reconciler.yaml, or apply fewer stores at once",
 }
 OTHER_FAILURE = "not retried; act on the result message (see Result codes in the syncProduct document)"
-UNKNOWN_ACTION = (f"the next plan sends a full sync; if the outcome stays unknown, contact {SUPPORT}")
+UNKNOWN_ACTION = f"the next plan sends a full sync; if the outcome stays unknown, contact {SUPPORT}"
 
 
 class _TryAgain(Exception):
