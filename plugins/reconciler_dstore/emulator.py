@@ -1,17 +1,37 @@
 """A faithful fake of D-Store's `POST /v2/pos/syncProduct`, served as an ASGI app.
 
-It follows the API document, including its sharp edge: a status update that carries any
-field besides `posProductId` and `status` is processed as a full sync and replaces the
-store's whole catalog. Where the document is silent, the emulator picks one behaviour:
+It follows the API document (docs/providers/dstore-conformance.md lists every statement),
+including its sharp edge: a status update that carries any optional parameter (a product
+field besides `posProductId` and `status`, `store.name`, `extendInfo`) is processed as a
+full sync and replaces the store's whole catalog. Where the document is silent, the
+emulator takes the stricter reading:
 
-- Idempotency is keyed by `requestId` alone. S and F results are final and replayed for
-  any later request with that id, even with a different body; U is never stored. Requests
-  rejected before the body could be trusted (headers, signature, unparsable JSON, bad
-  `requestId`) store nothing.
+- Parameters the document does not show (at any level) are PARAM_ILLEGAL. Ids
+  (`posStoreId`, `posProductId`) take at most 64 characters, names 255 and non-empty;
+  `requestId` and `posAccountId` 255 as documented. Integers (amounts, quantity bounds)
+  are 0..2147483647; a value that is not a number gets the document's own message.
+- Product structure as in every example: a GROUP has subProducts (SINGLE or MODIFIER),
+  no price and no overloads; a SINGLE or MODIFIER offers choices only through GROUPs;
+  an overload names a GROUP that lists the product, once; its price is below the item's
+  own and its quantityRule differs from the item's (the combo and bundle sections say
+  "always lower", "always different"); one currency per request.
+- In a full sync only `posProductId` and `status` are required (all a status update
+  carries, so the trap goes through as the document says); an explicit SINGLE or
+  MODIFIER needs a price.
+- Keys, not values, decide the mode, and `null` is not taken as "absent": a field sent
+  as `null` makes the request a full sync and then fails that field's validation.
+- `store_name_makes_full_sync=False` follows the document's "Modifiers" status example
+  (which carries `store.name`) instead of its text.
 - An empty `products` list is rejected: as a status update it would mean nothing and as a
   full sync it would wipe the store, and the document does not say which one D-Store picks.
-- Keys, not values, decide the mode, and `null` is not taken as "absent": a field sent as
-  `null` makes the request a full sync and then fails that field's validation.
+- Idempotency is keyed by `requestId` alone. Results of processing (SUCCESS,
+  PARAM_ILLEGAL, PROCESS_FAIL) are final and replayed for any later request with that id,
+  even with a different body; the gateway's refusals (signature, INVALID_API,
+  ACCESS_DENIED, rate limit, U) are not stored. Requests rejected before the body could
+  be trusted (headers, signature, unparsable JSON, bad `requestId`) store nothing.
+- Every answer is HTTP 200 with a `result` object, signed, except INVALID_SIGNATURE
+  (unsigned). Any other POST path is INVALID_API. The codes a well-formed request cannot
+  provoke (PROCESS_FAIL, ACCESS_DENIED, ...) come from a `result` fault with that code.
 - `keyVersion` in the Signature header is ignored; `algorithm` must be RSA256.
 - `verify_signatures=False` skips only the Signature check; the other header rules stay.
 - The `timeout` fault hangs for `seconds` (default an hour) and then cuts the connection, so

@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Iterable
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from reconciler.sdk import (
     Action,
@@ -53,11 +53,13 @@ class DStoreSettings(BackendSettings):
     key_version: str = "1"
     path: str = mapping.SYNC_PATH
 
-    @model_validator(mode="after")
-    def _account_length(self) -> "DStoreSettings":
-        if self.pos_account_id is not None and len(self.pos_account_id) > mapping.MAX_ID_LENGTH:
-            raise ValueError(f"pos_account_id is longer than {mapping.MAX_ID_LENGTH} characters")
-        return self
+    @field_validator("pos_account_id")
+    @classmethod
+    def _account_length(cls, value: str | None) -> str | None:
+        # syncProduct allows 255, but syncStore, which creates the account's stores, 64.
+        if value is not None and len(value) > mapping.MAX_ID_LENGTH:
+            raise ValueError(f"pos_account_id is longer than D-Store's {mapping.MAX_ID_LENGTH} characters")
+        return value
 
 
 class DStoreBinding(BaseModel):

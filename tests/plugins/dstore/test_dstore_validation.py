@@ -175,3 +175,13 @@ async def test_a_catalog_at_every_limit_passes_validate_and_dstore(tmp_path, cal
     assert result.exit_code == 0, result.output
     assert await caller.result(body_without_validation(project, "s" * 64)) == SUCCESS
     assert len(emulator.products(ACCOUNT, "s" * 64)) == 3
+
+
+def test_a_pos_account_id_over_syncstores_64_characters_is_refused_at_its_value(tmp_path):
+    """syncProduct takes 255, but syncStore, which creates the account's stores, takes 64."""
+    project = project_with(tmp_path, catalog('      p1: {name: cola, price: "3.00"}\n'))
+    project.write("reconciler.yaml", CONFIG.replace("bk001", "a" * 65))
+    result = project.run("validate")
+    assert result.exit_code == 1
+    assert ("reconciler.yaml:2:64: error: backends.demo.pos_account_id: value error, pos_account_id is longer "
+            "than D-Store's 64 characters") in result.output
