@@ -194,14 +194,18 @@ def test_the_modifiers_status_example_is_not_json_as_printed_and_carries_store_n
     assert body["products"] == [{"posProductId": "M1", "status": "SOLDOUT"}]
 
 
-async def test_the_modifiers_status_example_sent_as_printed_is_processed_as_a_full_sync(emulator, caller):
+async def test_the_modifiers_status_example_is_refused_as_printed_and_repaired_is_a_full_sync(emulator, caller):
     """store.name is optional (the other two status examples leave it out), and "including
     optional parameters results in D-Store processing the request as a full product
-    information synchronization": sent to a store holding the combo meal, the example
-    leaves M1 alone in it. The client never sends store.name in a status update."""
+    information synchronization": sent to a store holding the combo meal, the repaired
+    example leaves M1 alone in it. The client never sends store.name in a status update."""
     combo = [*DOCUMENT_EXAMPLES["combo"], {"posProductId": "M1", "type": "MODIFIER", "status": "AVAILABLE",
                                          "name": "with ice", "price": {"currency": "SGD", "value": 0}}]
     assert (await caller.result(sync_body(combo, "r-combo")))["resultStatus"] == "S"
+    as_printed = await caller.result(STATUS_MODIFIERS_TEXT.encode())
+    assert (as_printed["resultCode"], as_printed["resultMessage"]) == (
+        "PARAM_ILLEGAL", "the request body must be a JSON object")
+    assert len(emulator.products(ACCOUNT, STORE)) == 8
     result = await caller.result(repaired(STATUS_MODIFIERS_TEXT).encode())
     assert result["resultStatus"] == "S"
     assert emulator.requests[-1]["mode"] == "full"
