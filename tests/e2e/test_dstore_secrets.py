@@ -16,6 +16,7 @@ from urllib.parse import quote_plus
 
 from cryptography.hazmat.primitives import serialization
 
+from dstore_helpers import request_body
 from loopback import serve
 from project_runner import ProjectRunner
 from reconciler_dstore import signing
@@ -30,12 +31,7 @@ class EchoingGateway:
         self.seen: list[bytes] = []
 
     async def __call__(self, scope, receive, send):
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await request_body(receive)
         self.seen.append(body)
         echo = "echo: " + " ".join(f"{k.decode()}={v.decode()}" for k, v in scope["headers"]) + " " + body.decode()
         if len(self.seen) <= self.errors_first:

@@ -82,3 +82,13 @@ def emulator_of(project_root: Path, backend: str = "demo") -> DStoreEmulator:
 def processed(emulator: DStoreEmulator) -> list[dict]:
     """Requests the emulator acted on (not replays, not rejected before processing)."""
     return [r for r in emulator.requests if r.get("mode") and not r.get("replayed") and r["result"]["resultStatus"] == "S"]
+
+
+async def request_body(receive) -> bytes:
+    """The whole body of an ASGI request, for the tiny gateways tests write."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body

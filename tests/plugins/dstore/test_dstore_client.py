@@ -14,7 +14,7 @@ import json
 import pytest
 
 from document_examples import DOCUMENT_EXAMPLES
-from dstore_helpers import CLIENT_ID, sync_body
+from dstore_helpers import CLIENT_ID, request_body, sync_body
 from reconciler.emulation import Fault, InProcessTransport
 from reconciler.errors import BackendError, OutcomeUnknown
 from reconciler.provider import RetrySettings
@@ -159,7 +159,7 @@ async def test_an_answer_without_a_result_object_is_no_result():
     seen = []
 
     async def proxy(scope, receive, send):
-        seen.append((await receive())["body"])
+        seen.append(await request_body(receive))
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]})
         await send({"type": "http.response.body", "body": b"<html>upstream busy</html>"})
 

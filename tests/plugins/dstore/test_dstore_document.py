@@ -31,7 +31,7 @@ from document_examples import (
     STATUS_SINGLE_ITEMS_TEXT,
     ordered,
 )
-from dstore_helpers import STORE, by_id, sync_body
+from dstore_helpers import STORE, by_id, request_body, sync_body
 from project_runner import CATALOGS, ProjectRunner
 from reconciler.diff import diff_resources
 from reconciler.emulation import InProcessTransport
@@ -123,12 +123,7 @@ class Recorder:
         self.requests: list[tuple[str, dict[str, str], bytes]] = []
 
     async def __call__(self, scope, receive, send):
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await request_body(receive)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         self.requests.append((scope["path"], headers, body))
         await send({"type": "http.response.start", "status": 200,
