@@ -18,6 +18,9 @@ emulator takes the stricter reading:
 - In a full sync only `posProductId` and `status` are required (all a status update
   carries, so the trap goes through as the document says); an explicit SINGLE or
   MODIFIER needs a price.
+- A status update names at most 10 products, each once, each a SINGLE or MODIFIER the
+  store holds ("update the statuses of single items and modifiers"); a GROUP's status
+  changes only with a full sync.
 - Keys, not values, decide the mode, and `null` is not taken as "absent": a field sent
   as `null` makes the request a full sync and then fails that field's validation.
 - `store_name_makes_full_sync=False` follows the document's "Modifiers" status example
