@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from reconciler.sdk import BackendError, OutcomeUnknown, RetrySettings
+from reconciler.sdk import BackendError, OutcomeUnknown, RetrySettings, scrub
 
 from . import signing
 
@@ -170,6 +170,9 @@ def _result_of(response: httpx.Response) -> dict[str, Any] | None:
 
 def _excerpt(response: httpx.Response, limit: int = 200) -> str:
     """The start of an answer's body, for the message: a proxy's error page says why.
-    Secrets in it (a server echoing the request) are masked by the redactor."""
-    text = " ".join(response.content[:limit].decode("utf-8", "replace").split())
+    Secrets in it (a server echoing the request) are masked before it is cut short: a
+    cut through a secret would leave a part the redactor no longer recognises."""
+    text = " ".join(scrub(response.content[:65536].decode("utf-8", "replace")).split())
+    if len(text) > limit:
+        text = text[:limit] + "..."
     return f": {text}" if text else ""

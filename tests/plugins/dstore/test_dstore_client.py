@@ -18,6 +18,7 @@ from dstore_helpers import CLIENT_ID, request_body, sync_body
 from reconciler.emulation import Fault, InProcessTransport
 from reconciler.errors import BackendError, OutcomeUnknown
 from reconciler.provider import RetrySettings
+from reconciler.redaction import register_secret
 from reconciler_dstore import signing
 from reconciler_dstore.client import DStoreClient
 from reconciler_dstore.emulator import SYNC_PRODUCT_PATH
@@ -174,3 +175,26 @@ async def test_an_answer_without_a_result_object_is_no_result():
         await client.close()
     assert str(unknown.value).startswith("no result from D-Store (HTTP 200: <html>upstream busy</html>)")
     assert seen == [BODY] * ATTEMPTS
+
+
+async def test_a_secret_echoed_where_the_answer_is_cut_short_is_masked_whole():
+    """The message quotes the start of a 5xx page; a secret the server echoes across the
+    cut must not leave its first half in the message."""
+    secret = "Zq+8/k=&%p-dstore-excerpt-secret-0123456789"
+    register_secret(secret)
+
+    async def echo(scope, receive, send):
+        await request_body(receive)
+        await send({"type": "http.response.start", "status": 502, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": ("x" * 180 + " key=" + secret + " tail").encode()})
+
+    private_pem, _ = signing.generate_key_pair()
+    client = DStoreClient("http://dstore.test", CLIENT_ID, signing.load_private_key(private_pem), None,
+                          RetrySettings(attempts=1, backoff=0, max_backoff=0, timeout=1), InProcessTransport(echo))
+    try:
+        with pytest.raises(OutcomeUnknown) as unknown:
+            await client.call(SYNC_PRODUCT_PATH, BODY, "req-1")
+    finally:
+        await client.close()
+    text = str(unknown.value)
+    assert "key=*** tail" in text and "Zq+8" not in text and "Zq%2B8" not in text
