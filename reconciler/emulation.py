@@ -19,7 +19,7 @@ from typing import Any, Awaitable, Callable
 
 import httpx
 
-FAULT_KINDS = ("latency", "unknown", "http_error", "rate_limit", "timeout", "drop")
+FAULT_KINDS = ("latency", "unknown", "http_error", "rate_limit", "timeout", "drop", "result")
 
 
 class ConnectionDropped(Exception):
@@ -34,9 +34,12 @@ class ConnectionDropped(Exception):
 class Fault:
     """One injected failure, consumed by the next matching request.
 
-    kind: latency | unknown | http_error | rate_limit | timeout | drop
+    kind: latency | unknown | http_error | rate_limit | timeout | drop | result
     after_processing: for timeout and drop, whether the emulator first processes the
       request (so the change happened but the caller never learns it) or not.
+    code: for result, the backend's own result code to answer with (an emulator that
+      knows the code answers as its document describes it; a case that cannot be
+      produced honestly, such as a backend's internal failure).
     """
 
     kind: str
@@ -46,10 +49,13 @@ class Fault:
     status: int = 500  # http_error: the status code
     after_processing: bool = False
     times: int = 1
+    code: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; one of {', '.join(FAULT_KINDS)}")
+        if (self.kind == "result") != (self.code is not None):
+            raise ValueError("a result fault needs a code, and only a result fault has one")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +66,7 @@ class Fault:
             "status": self.status,
             "after_processing": self.after_processing,
             "times": self.times,
+            "code": self.code,
         }
 
 

@@ -18,7 +18,7 @@ from .fingerprint import encode_body, encoded_size, fingerprint
 from .model import StockEntry
 from .money import from_minor_units, to_minor_units
 from .plan import Action, Cost, Effect, StorePlan
-from .redaction import register_secret
+from .redaction import register_secret, scrub
 from .provider import (
     EMULATOR_URL,
     BackendSettings,
@@ -43,6 +43,6 @@ __all__ = [
     "FieldChange", "Finding", "fingerprint", "from_minor_units", "Hang", "Imported",
     "ImportedProduct", "InProcessTransport", "Location", "ObservationSink", "Observed",
     "OutcomeUnknown", "Program", "Provider", "ProviderContext", "ReconcilerError", "register_secret",
-    "ResourceCache", "ResourceChange", "RetrySettings", "StockEntry", "StorePlan", "StoreProduct", "StoreView",
-    "to_minor_units",
+    "ResourceCache", "ResourceChange", "RetrySettings", "scrub", "StockEntry", "StorePlan", "StoreProduct",
+    "StoreView", "to_minor_units",
 ]

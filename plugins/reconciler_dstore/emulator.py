@@ -1,17 +1,40 @@
 """A faithful fake of D-Store's `POST /v2/pos/syncProduct`, served as an ASGI app.
 
-It follows the API document, including its sharp edge: a status update that carries any
-field besides `posProductId` and `status` is processed as a full sync and replaces the
-store's whole catalog. Where the document is silent, the emulator picks one behaviour:
+It follows the API document (docs/providers/dstore-conformance.md lists every statement),
+including its sharp edge: a status update that carries any optional parameter (a product
+field besides `posProductId` and `status`, `store.name`, `extendInfo`) is processed as a
+full sync and replaces the store's whole catalog. Where the document is silent, the
+emulator takes the stricter reading:
 
-- Idempotency is keyed by `requestId` alone. S and F results are final and replayed for
-  any later request with that id, even with a different body; U is never stored. Requests
-  rejected before the body could be trusted (headers, signature, unparsable JSON, bad
-  `requestId`) store nothing.
+- Parameters the document does not show (at any level) are PARAM_ILLEGAL. Ids
+  (`posStoreId`, `posProductId`) take at most 64 characters, names 255 and non-empty;
+  `requestId` and `posAccountId` 255 as documented. Integers (amounts, quantity bounds)
+  are 0..2147483647; a value that is not a number gets the document's own message.
+- Product structure as in every example: a GROUP has subProducts (SINGLE or MODIFIER),
+  no price and no overloads; a SINGLE or MODIFIER offers choices only through GROUPs;
+  an overload names a GROUP that lists the product, once; its price is below the item's
+  own and its quantityRule differs from the item's (the combo and bundle sections say
+  "always lower", "always different"); one currency per request.
+- In a full sync only `posProductId` and `status` are required (all a status update
+  carries, so the trap goes through as the document says); an explicit SINGLE or
+  MODIFIER needs a price.
+- A status update names at most 10 products, each once, each a SINGLE or MODIFIER the
+  store holds ("update the statuses of single items and modifiers"); a GROUP's status
+  changes only with a full sync.
+- Keys, not values, decide the mode, and `null` is not taken as "absent": a field sent
+  as `null` makes the request a full sync and then fails that field's validation.
+- `store_name_makes_full_sync=False` follows the document's "Modifiers" status example
+  (which carries `store.name`) instead of its text.
 - An empty `products` list is rejected: as a status update it would mean nothing and as a
   full sync it would wipe the store, and the document does not say which one D-Store picks.
-- Keys, not values, decide the mode, and `null` is not taken as "absent": a field sent as
-  `null` makes the request a full sync and then fails that field's validation.
+- Idempotency is keyed by `requestId` alone. Results of processing (SUCCESS,
+  PARAM_ILLEGAL, PROCESS_FAIL) are final and replayed for any later request with that id,
+  even with a different body; the gateway's refusals (signature, INVALID_API,
+  ACCESS_DENIED, rate limit, U) are not stored. Requests rejected before the body could
+  be trusted (headers, signature, unparsable JSON, bad `requestId`) store nothing.
+- Every answer is HTTP 200 with a `result` object, signed, except INVALID_SIGNATURE
+  (unsigned). Any other POST path is INVALID_API. The codes a well-formed request cannot
+  provoke (PROCESS_FAIL, ACCESS_DENIED, ...) come from a `result` fault with that code.
 - `keyVersion` in the Signature header is ignored; `algorithm` must be RSA256.
 - `verify_signatures=False` skips only the Signature check; the other header rules stay.
 - The `timeout` fault hangs for `seconds` (default an hour) and then cuts the connection, so
@@ -26,6 +49,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -46,13 +70,23 @@ SYNC_PRODUCT_PATH = "/v2/pos/syncProduct"
 
 MAX_FULL_SYNC_PRODUCTS = 1500
 MAX_STATUS_UPDATE_PRODUCTS = 10
-MAX_ID_LENGTH = 255
+MAX_REQUEST_ID_LENGTH = 255  # requestId and posAccountId, as the document gives
+MAX_POS_ID_LENGTH = 64  # posStoreId, posProductId: not given; syncStore's 64 for an id
+MAX_NAME_LENGTH = 255  # store and product names: not given; the longest string limit
 MAX_EXTEND_INFO_LENGTH = 4096
 MAX_INT = 2147483647
 STATUSES = ("AVAILABLE", "SOLDOUT")
 PRODUCT_TYPES = ("SINGLE", "GROUP", "MODIFIER")
 STATUS_UPDATABLE_TYPES = ("SINGLE", "MODIFIER")
 STATUS_UPDATE_KEYS = frozenset({"posProductId", "status"})
+# Every parameter the document shows; anything else is PARAM_ILLEGAL ("parameter names
+# ... do not meet the specified requirements").
+REQUEST_KEYS = ("requestId", "posAccountId", "store", "products", "extendInfo")
+STORE_KEYS = ("posStoreId", "name")
+PRODUCT_KEYS = ("posProductId", "type", "status", "name", "price", "quantityRule", "subProducts", "overloads")
+OVERLOAD_KEYS = ("posProductIds", "price", "quantityRule")
+AMOUNT_KEYS = ("currency", "value")
+QUANTITY_RULE_KEYS = ("min", "max")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
 
@@ -60,25 +94,45 @@ _CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 def _result(status: str, code: str, message: str) -> dict[str, str]:
-    return {"resultStatus": status, "resultCode": code, "resultMessage": message}
+    # The document's key order (its response examples): code, message, status.
+    return {"resultCode": code, "resultMessage": message, "resultStatus": status}
+
+
+# The document's result table: code -> (status, message).
+DOCUMENTED_RESULTS = {
+    "SUCCESS": ("S", "success"),
+    "PROCESS_FAIL": ("F", "A general business failure occurred. Do not retry."),
+    "PARAM_ILLEGAL": ("F", "Parameter names or values do not meet the specified requirements."),
+    "INVALID_API": ("F", "The called API is invalid or not active."),
+    "INVALID_SIGNATURE": ("F", "Signature is invalid."),
+    "ACCESS_DENIED": ("F", "Access is denied"),
+    "REQUEST_TRAFFIC_EXCEED_LIMIT": ("F", "The request traffic exceeds the limit."),
+    "UNKNOWN_EXCEPTION": ("U", "An API calling is failed, which is caused by unknown reasons."),
+}
+# Results of processing the request itself: final for its requestId, as any result of a
+# processed request is. The others are the gateway's (not processed, nothing stored).
+PROCESSING_RESULTS = ("SUCCESS", "PROCESS_FAIL", "PARAM_ILLEGAL")
+# The document's own PARAM_ILLEGAL response names non-numeric input; this is its message.
+NON_NUMERIC_MESSAGE = "Illegal parameters. For example, non-numeric input, invalid date."
+
+
+def documented_result(code: str) -> dict[str, str]:
+    """The answer for `code` as the document's table gives it; an F for codes it does not
+    list ("multiple possible values exist, such as PROCESS_FAIL, PARAM_ILLEGAL, etc.")."""
+    status, message = DOCUMENTED_RESULTS.get(code, ("F", f"{code} (a failure the document does not list)"))
+    return _result(status, code, message)
 
 
 def _success() -> dict[str, str]:
-    return _result("S", "SUCCESS", "success")
+    return documented_result("SUCCESS")
 
 
 def _param_illegal(message: str) -> dict[str, str]:
     return _result("F", "PARAM_ILLEGAL", message)
 
 
-_FAULT_RESULTS = {
-    "unknown": _result(
-        "U", "UNKNOWN_EXCEPTION", "An API calling is failed, which is caused by unknown reasons."
-    ),
-    "rate_limit": _result(
-        "F", "REQUEST_TRAFFIC_EXCEED_LIMIT", "The request traffic exceeds the limit."
-    ),
-}
+# The fault kinds every emulator knows, as D-Store answers them.
+_FAULT_CODES = {"unknown": "UNKNOWN_EXCEPTION", "rate_limit": "REQUEST_TRAFFIC_EXCEED_LIMIT"}
 
 
 class ParamIllegal(Exception):
@@ -92,6 +146,16 @@ class SignatureRejected(Exception):
 # --- validation ----------------------------------------------------------------------
 
 
+def _at(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _check_keys(obj: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    for key in obj:
+        if key not in allowed:
+            raise ParamIllegal(f"{_at(where, key)} is not a parameter of syncProduct")
+
+
 def _require_string(value: Any, where: str, max_length: int | None = None) -> str:
     if value is None:
         raise ParamIllegal(f"{where} is required")
@@ -103,29 +167,41 @@ def _require_string(value: Any, where: str, max_length: int | None = None) -> st
 
 
 def _check_int(value: Any, where: str) -> int:
-    # bool is an int in Python but not in JSON.
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INT:
+    if value is None:
+        raise ParamIllegal(f"{where} is required")
+    # bool is an int in Python but not in JSON; a string or an object is not a number.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ParamIllegal(NON_NUMERIC_MESSAGE)
+    if not isinstance(value, int) or not 0 <= value <= MAX_INT:
         raise ParamIllegal(f"{where} must be an integer between 0 and {MAX_INT}")
     return value
 
 
 def _check_status(value: Any, where: str) -> None:
+    if value is None:
+        raise ParamIllegal(f"{where} is required")
     if value not in STATUSES:
         raise ParamIllegal(f"{where} must be one of {', '.join(STATUSES)}")
 
 
-def _check_price(price: Any, where: str) -> None:
-    if not isinstance(price, dict):
-        raise ParamIllegal(f"{where} must be an object with currency and value")
+def _check_object(value: Any, allowed: tuple[str, ...], where: str, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ParamIllegal(f"{where} must be an object with {what}")
+    _check_keys(value, allowed, where)
+    return value
+
+
+def _check_price(price: Any, where: str) -> str:
+    _check_object(price, AMOUNT_KEYS, where, "currency and value")
     currency = price.get("currency")
     if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency):
         raise ParamIllegal(f"{where}.currency must be a 3-letter uppercase ISO 4217 code")
     _check_int(price.get("value"), f"{where}.value")
+    return currency
 
 
 def _check_quantity_rule(rule: Any, where: str) -> None:
-    if not isinstance(rule, dict):
-        raise ParamIllegal(f"{where} must be an object with min and max")
+    _check_object(rule, QUANTITY_RULE_KEYS, where, "min and max")
     low = _check_int(rule.get("min"), f"{where}.min")
     high = _check_int(rule.get("max"), f"{where}.max")
     if low > high:
@@ -136,54 +212,70 @@ def _check_id_list(value: Any, where: str) -> None:
     if not isinstance(value, list):
         raise ParamIllegal(f"{where} must be an array of posProductIds")
     for j, item in enumerate(value):
-        _require_string(item, f"{where}[{j}]")
+        _require_string(item, f"{where}[{j}]", MAX_POS_ID_LENGTH)
         if item in value[:j]:
             raise ParamIllegal(f"{where}[{j}] {item!r} is listed twice")
 
 
-def _check_overloads(overloads: Any, where: str) -> None:
+def _check_overloads(overloads: Any, where: str) -> list[str]:
+    """The prices' currencies; shape only (references are checked once all are known)."""
     if not isinstance(overloads, list):
         raise ParamIllegal(f"{where} must be an array")
+    currencies = []
     for k, overload in enumerate(overloads):
         at = f"{where}[{k}]"
-        if not isinstance(overload, dict):
-            raise ParamIllegal(f"{at} must be an object")
+        _check_object(overload, OVERLOAD_KEYS, at, "posProductIds, price and quantityRule")
         _check_id_list(overload.get("posProductIds"), f"{at}.posProductIds")
         if not overload["posProductIds"]:
             raise ParamIllegal(f"{at}.posProductIds must not be empty")
         if "price" in overload:
-            _check_price(overload["price"], f"{at}.price")
+            currencies.append(_check_price(overload["price"], f"{at}.price"))
         if "quantityRule" in overload:
             _check_quantity_rule(overload["quantityRule"], f"{at}.quantityRule")
+    return currencies
 
 
-def _check_product_shape(product: Any, where: str) -> None:
+def _check_product_shape(product: Any, where: str) -> list[str]:
+    """One product of a full sync on its own; returns the currencies of its prices.
+
+    Only `posProductId` and `status` are required: they are all a status update needs,
+    and a status update with an optional field is processed as a full sync (the trap
+    must go through, as the document says, not fail on a missing name)."""
     if not isinstance(product, dict):
         raise ParamIllegal(f"{where} must be an object")
-    _require_string(product.get("posProductId"), f"{where}.posProductId")
+    _check_keys(product, PRODUCT_KEYS, where)
+    _require_string(product.get("posProductId"), f"{where}.posProductId", MAX_POS_ID_LENGTH)
     _check_status(product.get("status"), f"{where}.status")
     kind = product.get("type", "SINGLE")
     if kind not in PRODUCT_TYPES:
         raise ParamIllegal(f"{where}.type must be one of {', '.join(PRODUCT_TYPES)}")
-    if "name" in product and not isinstance(product["name"], str):
-        raise ParamIllegal(f"{where}.name must be a string")
+    if "name" in product:
+        _require_string(product["name"], f"{where}.name", MAX_NAME_LENGTH)
+    currencies = []
     if "price" in product:
-        _check_price(product["price"], f"{where}.price")
+        currencies.append(_check_price(product["price"], f"{where}.price"))
     if "quantityRule" in product:
         _check_quantity_rule(product["quantityRule"], f"{where}.quantityRule")
     if "subProducts" in product:
         _check_id_list(product["subProducts"], f"{where}.subProducts")
     if "overloads" in product:
-        _check_overloads(product["overloads"], f"{where}.overloads")
+        currencies += _check_overloads(product["overloads"], f"{where}.overloads")
     if kind == "GROUP":
         if not product.get("subProducts"):
             raise ParamIllegal(f"{where} is a GROUP and must have non-empty subProducts")
         if "price" in product:
             raise ParamIllegal(f"{where} is a GROUP and must not have a price")
+        if "overloads" in product:
+            raise ParamIllegal(f"{where} is a GROUP and must not have overloads")
     elif "type" in product and "price" not in product:
         # Only an explicit type demands a price, so a status update turned full sync by
         # an optional field (the documented trap) still goes through.
         raise ParamIllegal(f"{where} is a {kind} and must have a price")
+    return currencies
+
+
+def _is_group(product: dict[str, Any]) -> bool:
+    return product.get("type") == "GROUP"
 
 
 def _check_references(
@@ -191,22 +283,40 @@ def _check_references(
 ) -> None:
     own_id = product["posProductId"]
     for j, sub_id in enumerate(product.get("subProducts", [])):
+        at = f"{where}.subProducts[{j}]"
         if sub_id not in index:
-            raise ParamIllegal(
-                f"{where}.subProducts[{j}] {sub_id!r} is not a product in this request"
-            )
+            raise ParamIllegal(f"{at} {sub_id!r} is not a product in this request")
+        # As in every example of the document: a GROUP offers items (SINGLE, MODIFIER)
+        # and an item offers choices through GROUPs.
+        if _is_group(product) and _is_group(products[index[sub_id]]):
+            raise ParamIllegal(f"{at} {sub_id!r} is a GROUP; a GROUP's subProducts are SINGLE or MODIFIER products")
+        if not _is_group(product) and not _is_group(products[index[sub_id]]):
+            raise ParamIllegal(f"{at} {sub_id!r} is not a GROUP; a product's choices are GROUPs")
+    named: set[str] = set()
     for k, overload in enumerate(product.get("overloads", [])):
+        at_overload = f"{where}.overloads[{k}]"
         for j, group_id in enumerate(overload["posProductIds"]):
-            at = f"{where}.overloads[{k}].posProductIds[{j}]"
+            at = f"{at_overload}.posProductIds[{j}]"
             if group_id not in index:
                 raise ParamIllegal(f"{at} {group_id!r} is not a product in this request")
             group = products[index[group_id]]
-            if group.get("type") != "GROUP":
+            if not _is_group(group):
                 raise ParamIllegal(f"{at} {group_id!r} is not a GROUP")
             if own_id not in group["subProducts"]:
-                raise ParamIllegal(
-                    f"{at} {group_id!r} does not list {own_id!r} in its subProducts"
-                )
+                raise ParamIllegal(f"{at} {group_id!r} does not list {own_id!r} in its subProducts")
+            if group_id in named:
+                raise ParamIllegal(f"{at} {group_id!r} already has an overload of {own_id!r}")
+            named.add(group_id)
+        # The combo and bundle examples: "products.overloads.price.value ... is always
+        # lower than the price of the single item"; "products.overloads.quantityRule ...
+        # is always different from that of the single item".
+        if "price" in overload and "price" in product and overload["price"]["value"] >= product["price"]["value"]:
+            raise ParamIllegal(
+                f"{at_overload}.price.value {overload['price']['value']} must be lower than "
+                f"{where}.price.value {product['price']['value']}, the price of the item on its own")
+        if "quantityRule" in overload and overload["quantityRule"] == product.get("quantityRule"):
+            raise ParamIllegal(
+                f"{at_overload}.quantityRule must differ from {where}.quantityRule, the rule of the item on its own")
 
 
 def _check_no_cycles(products: list[dict[str, Any]], index: dict[str, int]) -> None:
@@ -243,8 +353,16 @@ def check_full_sync(products: list[Any]) -> None:
             f"full sync allows at most {MAX_FULL_SYNC_PRODUCTS} products (got {len(products)})"
         )
     index: dict[str, int] = {}
+    store_currency: tuple[str, str] | None = None  # (currency, where it was first seen)
     for i, product in enumerate(products):
-        _check_product_shape(product, f"products[{i}]")
+        where = f"products[{i}]"
+        for currency in _check_product_shape(product, where):
+            if store_currency is None:
+                store_currency = (currency, where)
+            elif currency != store_currency[0]:
+                raise ParamIllegal(
+                    f"{where} is priced in {currency} but {store_currency[1]} in {store_currency[0]};"
+                    " a store has one currency")
         product_id = product["posProductId"]
         if product_id in index:
             first = index[product_id]
@@ -268,7 +386,7 @@ def check_status_update(
     seen: set[str] = set()
     for i, product in enumerate(products):
         where = f"products[{i}]"
-        product_id = _require_string(product["posProductId"], f"{where}.posProductId")
+        product_id = _require_string(product["posProductId"], f"{where}.posProductId", MAX_POS_ID_LENGTH)
         _check_status(product["status"], f"{where}.status")
         if product_id in seen:
             raise ParamIllegal(f"{where}.posProductId {product_id!r} is listed twice")
@@ -284,8 +402,19 @@ def check_status_update(
             )
 
 
-def is_status_update(products: list[Any]) -> bool:
-    return all(isinstance(p, dict) and p.keys() == STATUS_UPDATE_KEYS for p in products)
+def is_status_update(request: "SyncRequest", store_name_makes_full_sync: bool = True) -> bool:
+    """Whether the request carries only the required parameters of a status update.
+
+    "Including optional parameters results in D-Store processing the request as a full
+    product information synchronization": any optional parameter, wherever it is (a
+    product field, `store.name`, `extendInfo`), makes it a full sync. Keys decide, not
+    values: a parameter sent as null is present.
+    """
+    optional_store = set(request.store) - {"posStoreId"}
+    if not store_name_makes_full_sync:
+        optional_store.discard("name")
+    return (not request.extend_info_sent and not optional_store
+            and all(isinstance(p, dict) and p.keys() == STATUS_UPDATE_KEYS for p in request.products))
 
 
 @dataclass(frozen=True)
@@ -293,19 +422,26 @@ class SyncRequest:
     request_id: str
     account_id: str
     store_id: str
-    store_name: str | None
+    store: dict[str, Any]
     products: list[Any]
+    extend_info_sent: bool
+
+    @property
+    def store_name(self) -> str | None:
+        return self.store.get("name")
 
 
 def parse_sync_request(doc: dict[str, Any]) -> SyncRequest:
-    request_id = _require_string(doc.get("requestId"), "requestId", MAX_ID_LENGTH)
-    account_id = _require_string(doc.get("posAccountId"), "posAccountId", MAX_ID_LENGTH)
+    _check_keys(doc, REQUEST_KEYS, "")
+    request_id = _require_string(doc.get("requestId"), "requestId", MAX_REQUEST_ID_LENGTH)
+    account_id = _require_string(doc.get("posAccountId"), "posAccountId", MAX_REQUEST_ID_LENGTH)
     store = doc.get("store")
     if not isinstance(store, dict):
         raise ParamIllegal("store is required and must be an object")
-    store_id = _require_string(store.get("posStoreId"), "store.posStoreId")
-    if "name" in store and not isinstance(store["name"], str):
-        raise ParamIllegal("store.name must be a string")
+    _check_keys(store, STORE_KEYS, "store")
+    store_id = _require_string(store.get("posStoreId"), "store.posStoreId", MAX_POS_ID_LENGTH)
+    if "name" in store:
+        _require_string(store["name"], "store.name", MAX_NAME_LENGTH)
     products = doc.get("products")
     if not isinstance(products, list):
         raise ParamIllegal("products is required and must be an array")
@@ -320,7 +456,7 @@ def parse_sync_request(doc: dict[str, Any]) -> SyncRequest:
             raise ParamIllegal(
                 f"extendInfo must be at most {MAX_EXTEND_INFO_LENGTH} characters (got {size})"
             )
-    return SyncRequest(request_id, account_id, store_id, store.get("name"), products)
+    return SyncRequest(request_id, account_id, store_id, store, products, "extendInfo" in doc)
 
 
 def _parse_time(value: str) -> datetime:
@@ -367,10 +503,15 @@ class DStoreEmulator:
         path: Path | None = None,
         clock_skew_seconds: int = 300,
         verify_signatures: bool = True,
+        store_name_makes_full_sync: bool = True,
     ) -> None:
         self.path = Path(path) if path is not None else None
         self.clock_skew_seconds = clock_skew_seconds
         self.verify_signatures = verify_signatures
+        # The document's text makes any optional parameter, store.name included, turn a
+        # status update into a full sync; its "Modifiers" example carries store.name
+        # anyway. False follows the example (store.name kept out of the decision).
+        self.store_name_makes_full_sync = store_name_makes_full_sync
         self.faults = FaultQueue()
         self._state = _empty_state()
         self._file = JsonFile(self.path)
@@ -479,13 +620,21 @@ class DStoreEmulator:
         headers: Mapping[str, str],
         body: bytes,
         *,
-        fault: str,
+        fault: str | None,
         result: dict[str, str] | None = None,
     ) -> GatewayReply | None:
-        """Log a call an injected fault kept from processing; reply with `result` if given."""
+        """Log a call that was not processed (an injected fault, an API that does not
+        exist); reply with `result` if given.
+
+        A result of processing (PROCESS_FAIL, PARAM_ILLEGAL) is final for the request's
+        requestId, as every result of a processed request is: a retry gets it again."""
         self._refresh()
         record = self._new_record(target, body, fault)
         record["result"] = result
+        request_id = record["requestId"]
+        if (result is not None and result["resultCode"] in PROCESSING_RESULTS
+                and isinstance(request_id, str) and request_id):
+            self._state["results"].setdefault(request_id, result)
         self._log(record)
         if result is None:
             return None
@@ -518,6 +667,7 @@ class DStoreEmulator:
             "path": target,
             "mode": None,
             "body": doc,
+            "body_sha256": hashlib.sha256(body).hexdigest(),  # shows a retry sent the same bytes
             "result": None,
             "replayed": False,
             "fault": fault,
@@ -558,7 +708,7 @@ class DStoreEmulator:
         doc = _json_or_none(body)
         if not isinstance(doc, dict):
             raise ParamIllegal("the request body must be a JSON object")
-        request_id = _require_string(doc.get("requestId"), "requestId", MAX_ID_LENGTH)
+        request_id = _require_string(doc.get("requestId"), "requestId", MAX_REQUEST_ID_LENGTH)
         stored = self._state["results"].get(request_id)
         if stored is not None:
             record["replayed"] = True
@@ -573,7 +723,7 @@ class DStoreEmulator:
     def _apply_new(self, doc: dict[str, Any], record: dict[str, Any]) -> dict[str, str]:
         request = parse_sync_request(doc)
         store = self._store(request.account_id, request.store_id)
-        if is_status_update(request.products):
+        if is_status_update(request, self.store_name_makes_full_sync):
             record["mode"] = "status"
             check_status_update(request.products, store["products"] if store else {})
             for product in request.products:
@@ -627,9 +777,10 @@ def create_app(emulator: DStoreEmulator) -> Starlette:
             return PlainTextResponse(
                 f"injected fault: HTTP {fault.status}", status_code=fault.status
             )
-        if fault.kind in _FAULT_RESULTS:
+        if fault.kind in _FAULT_CODES or fault.kind == "result":
+            code = fault.code or _FAULT_CODES[fault.kind]
             reply = emulator.answer_unprocessed(
-                target, headers, body, fault=fault.kind, result=_FAULT_RESULTS[fault.kind]
+                target, headers, body, fault=fault.kind, result=documented_result(code)
             )
             return _to_response(reply)
         # timeout or drop: the caller learns nothing, whether or not the change happened.
@@ -640,6 +791,15 @@ def create_app(emulator: DStoreEmulator) -> Starlette:
         if fault.kind == "timeout":
             return Hang(fault.seconds or 3600)
         return DroppedConnection(reply.body if reply else b"", content_type=b"application/json; charset=UTF-8")
+
+    async def other_api(request: Request) -> Response:
+        # The gateway answers any API it does not serve (a wrong `path`, such as the
+        # document's second curl sample, /v2/pds/store/syncProduct) with INVALID_API.
+        reply = emulator.answer_unprocessed(
+            _signed_target(request.scope), request.headers, await request.body(),
+            fault=None, result=documented_result("INVALID_API"),
+        )
+        return _to_response(reply)
 
     async def store_products(request: Request) -> Response:
         account, store = request.path_params["account"], request.path_params["store"]
@@ -681,5 +841,6 @@ def create_app(emulator: DStoreEmulator) -> Starlette:
             Route("/_emulator/clients", clients, methods=["POST"]),
             Route("/_emulator/gateway-public-key", gateway_public_key, methods=["GET"]),
             Route("/_emulator/reset", reset, methods=["POST"]),
+            Route("/{path:path}", other_api, methods=["POST"]),
         ]
     )

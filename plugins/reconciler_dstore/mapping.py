@@ -9,7 +9,7 @@ from reconciler.sdk import StoreProduct, StoreView, to_minor_units
 SYNC_PATH = "/v2/pos/syncProduct"
 STATUS_BATCH = 10  # products per status update, fixed by the API
 FULL_SYNC_LIMIT = 1500  # products per full sync, fixed by the API
-MAX_AMOUNT = 2147483647
+MAX_INT = 2147483647  # every integer D-Store takes: amounts in minor units, quantity bounds
 # The document gives 255 for requestId and posAccountId; syncStore gives 64 for
 # posAccountId. Product and store ids and names are not specified, so the provider takes
 # the strictest limit the gateway family documents for an id (64) and 255 for names.

@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Iterable
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from reconciler.sdk import (
     Action,
@@ -53,11 +53,13 @@ class DStoreSettings(BackendSettings):
     key_version: str = "1"
     path: str = mapping.SYNC_PATH
 
-    @model_validator(mode="after")
-    def _account_length(self) -> "DStoreSettings":
-        if self.pos_account_id is not None and len(self.pos_account_id) > mapping.MAX_ID_LENGTH:
-            raise ValueError(f"pos_account_id is longer than {mapping.MAX_ID_LENGTH} characters")
-        return self
+    @field_validator("pos_account_id")
+    @classmethod
+    def _account_length(cls, value: str | None) -> str | None:
+        # syncProduct allows 255, but syncStore, which creates the account's stores, 64.
+        if value is not None and len(value) > mapping.MAX_ID_LENGTH:
+            raise ValueError(f"pos_account_id is longer than D-Store's {mapping.MAX_ID_LENGTH} characters")
+        return value
 
 
 class DStoreBinding(BaseModel):
@@ -107,25 +109,72 @@ class DStoreProvider(Provider):
             yield from findings(view.products[pid])
 
     def _product_findings(self, view: StoreView, item: StoreProduct) -> Iterable[Finding]:
-        pid = item.id
+        """What D-Store rejects in one product that the catalog already shows (the
+        emulator's PARAM_ILLEGAL rules, docs/providers/dstore-conformance.md)."""
+        pid, product = item.id, item.product
         if len(pid) > mapping.MAX_ID_LENGTH:
             yield Finding(view.product_path(pid), f"product id {pid!r} is longer than D-Store's {mapping.MAX_ID_LENGTH} characters", at_key=True)
-        if len(item.product.name) > mapping.MAX_NAME_LENGTH:
+        if not product.name:
+            yield Finding(view.product_path(pid, "name"), "name is empty; D-Store shows products by name")
+        if len(product.name) > mapping.MAX_NAME_LENGTH:
             yield Finding(view.product_path(pid, "name"), f"name is longer than D-Store's {mapping.MAX_NAME_LENGTH} characters")
-        if item.price is not None and item.product.type != "GROUP":
-            where = view.price_path(pid) if view.products.get(pid) is item else view.product_path(pid, "price")
-            yield from self._amount_findings(view, where, item.price)
-        for group_id, overload in item.product.overloads.items():
+        # Where this store's price of the product was written: its own override, or the menu.
+        price_path = view.price_path(pid) if view.products.get(pid) is item else view.product_path(pid, "price")
+        if item.price is not None and product.type != "GROUP":
+            yield from self._amount_findings(view, price_path, item.price)
+        if product.quantity is not None:
+            yield from self._quantity_findings(view.product_path(pid, "quantity"), product.quantity)
+        yield from self._sub_product_findings(view, item)
+        if product.overloads and product.type == "GROUP":
+            yield Finding(view.product_path(pid, "overloads"), f"GROUP {pid!r} cannot have overloads; D-Store "
+                          "takes overloads on the items a group offers")
+        for group_id, overload in product.overloads.items():
+            where = view.product_path(pid, "overloads", group_id)
             if overload.price is not None:
-                yield from self._amount_findings(view, view.product_path(pid, "overloads", group_id, "price"), overload.price)
+                yield from self._amount_findings(view, (*where, "price"), overload.price)
+                if item.price is not None and product.type != "GROUP" and overload.price >= item.price:
+                    at = price_path if price_path[0] == "stores" else (*where, "price")
+                    yield Finding(at, f"{pid!r} costs {overload.price} in group {group_id!r} and {item.price} on "
+                                      "its own; D-Store takes an overload price only below the item's own price")
+            if overload.quantity is not None:
+                yield from self._quantity_findings((*where, "quantity"), overload.quantity)
+                if overload.quantity == product.quantity:
+                    yield Finding((*where, "quantity"), f"the quantity of {pid!r} in group {group_id!r} is the "
+                                  "same as its own; D-Store takes an overload quantity only when it differs (omit it)")
+
+    @staticmethod
+    def _sub_product_findings(view: StoreView, item: StoreProduct) -> Iterable[Finding]:
+        pid, product = item.id, item.product
+        is_group = product.type == "GROUP"
+        for index, sub in enumerate(product.sub_products):
+            where = view.product_path(pid, "sub_products", index)
+            if sub in product.sub_products[:index]:
+                yield Finding(where, f"sub_products lists {sub!r} twice; D-Store takes each sub-product once")
+                continue
+            listed = view.products.get(sub)
+            if listed is None or sub == pid:
+                continue  # the engine's rules: not a product of the menu, or itself
+            if is_group and listed.product.type == "GROUP":
+                yield Finding(where, f"GROUP {pid!r} lists GROUP {sub!r}; in D-Store a group offers SINGLE or "
+                                     "MODIFIER products")
+            elif not is_group and listed.product.type != "GROUP":
+                yield Finding(where, f"{product.type} {pid!r} lists {listed.product.type} {sub!r}; in D-Store a "
+                                     "product offers choices through GROUPs (list a group that offers it)")
+
+    @staticmethod
+    def _quantity_findings(path: tuple, rule: Any) -> Iterable[Finding]:
+        for bound in ("min", "max"):
+            if getattr(rule, bound) > mapping.MAX_INT:  # negative bounds are the engine's rule
+                yield Finding((*path, bound), f"quantity {bound} {getattr(rule, bound)} is over D-Store's "
+                                              f"limit of {mapping.MAX_INT}")
 
     def _amount_findings(self, view: StoreView, path: tuple, value: Any) -> Iterable[Finding]:
         try:
             minor = mapping.amount(value, view.currency)["value"]
         except (ValueError, KeyError):
             return  # precision and currency problems are reported by the engine's rules
-        if minor > mapping.MAX_AMOUNT:  # negative amounts are the engine's rule
-            yield Finding(path, f"{value} {view.currency} is {minor} minor units; D-Store takes 0..{mapping.MAX_AMOUNT}")
+        if minor > mapping.MAX_INT:  # negative amounts are the engine's rule
+            yield Finding(path, f"{value} {view.currency} is {minor} minor units; D-Store takes 0..{mapping.MAX_INT}")
 
     def desired(self, view: StoreView) -> DesiredStore:
         resources = self._resources.store_values(view, lambda item: mapping.product_resource(view, item), view.currency)
@@ -166,7 +215,13 @@ class DStoreProvider(Provider):
                 idempotency_key=request.idempotency_key(0),
                 effect=Effect(replace=True, set=sorted(desired.resources), meta=True, unseen="cleared"),
             )
-            return Program("full", reason, [action], full_cost)
+            warnings = []
+            if request.first_contact and not request.owned:
+                warnings.append(
+                    "D-Store cannot be read, so no plan can list what this store holds there now; a full sync "
+                    "replaces all of it with the catalog's products. Put every product the store sells in "
+                    "D-Store into the catalog, then declare the store owned")
+            return Program("full", reason, [action], full_cost, warnings=warnings)
         statuses = sorted((c.key, c.new["status"]) for c in request.changes)
         actions = []
         for index, start in enumerate(range(0, len(statuses), mapping.STATUS_BATCH)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import json
 import socket
 import threading
@@ -20,108 +21,7 @@ from reconciler_dstore import signing
 from reconciler_dstore.emulator import SYNC_PRODUCT_PATH, DStoreEmulator
 
 from document_examples import DOCUMENT_EXAMPLES
-
-CLIENT_ID = "375Y903U2Y45KE00600"
-ACCOUNT, STORE = "bk001", "s1"
-
-# --- helpers -------------------------------------------------------------------------
-
-
-def sync_body(products: list[dict[str, Any]], request_id: str = "r-1", **extra: Any) -> dict:
-    return {
-        "requestId": request_id,
-        "posAccountId": ACCOUNT,
-        "store": {"posStoreId": STORE, "name": "s1-name"},
-        "products": copy.deepcopy(products),
-        **extra,
-    }
-
-
-def status_body(updates: dict[str, str], request_id: str = "r-status") -> dict:
-    products = [{"posProductId": pid, "status": status} for pid, status in updates.items()]
-    return {
-        "requestId": request_id,
-        "posAccountId": ACCOUNT,
-        "store": {"posStoreId": STORE},
-        "products": products,
-    }
-
-
-def signed_headers(
-    key, body: bytes, *, client_id: str = CLIENT_ID, request_time: str | None = None
-) -> dict[str, str]:
-    request_time = request_time or signing.request_time_now()
-    content = signing.signed_content("POST", SYNC_PRODUCT_PATH, client_id, request_time, body)
-    return {
-        "Content-Type": "application/json; charset=UTF-8",
-        "Client-Id": client_id,
-        "Request-Time": request_time,
-        "Signature": signing.format_signature_header(signing.sign(key, content)),
-    }
-
-
-class Caller:
-    """A minimal signed D-Store client, just enough to drive the emulator."""
-
-    def __init__(self, http: httpx.AsyncClient, key) -> None:
-        self.http = http
-        self.key = key
-
-    async def post(self, doc: dict | bytes, **header_options: Any) -> httpx.Response:
-        body = doc if isinstance(doc, bytes) else json.dumps(doc).encode("utf-8")
-        headers = signed_headers(self.key, body, **header_options)
-        return await self.http.post(SYNC_PRODUCT_PATH, content=body, headers=headers)
-
-    async def result(self, doc: dict | bytes, **header_options: Any) -> dict[str, str]:
-        response = await self.post(doc, **header_options)
-        assert response.status_code == 200
-        return response.json()["result"]
-
-
-SUCCESS = {"resultStatus": "S", "resultCode": "SUCCESS", "resultMessage": "success"}
-
-
-def by_id(products: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {p["posProductId"]: p for p in products}
-
-
-# --- fixtures ------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def client_key():
-    private_pem, _ = signing.generate_key_pair()
-    return signing.load_private_key(private_pem)
-
-
-@pytest.fixture(scope="module")
-def shared_emulator(client_key):
-    # One instance for the module: each emulator makes a gateway key pair, which is slow.
-    emulator = DStoreEmulator()
-    emulator.register_client(CLIENT_ID, signing.public_key_pem(client_key.public_key()))
-    return emulator
-
-
-@pytest.fixture
-def emulator(shared_emulator):
-    shared_emulator.reset()
-    shared_emulator.verify_signatures = True
-    shared_emulator.clock_skew_seconds = 300
-    return shared_emulator
-
-
-@pytest.fixture
-async def http(emulator):
-    async with httpx.AsyncClient(
-        transport=InProcessTransport(emulator.app), base_url="http://dstore.test", timeout=5
-    ) as client:
-        yield client
-
-
-@pytest.fixture
-def caller(http, client_key):
-    return Caller(http, client_key)
-
+from dstore_helpers import ACCOUNT, CLIENT_ID, STORE, SUCCESS, Caller, by_id, signed_headers, status_body, sync_body
 
 # --- full sync -----------------------------------------------------------------------
 
@@ -207,7 +107,51 @@ def _without(example: str, index: int, key: str) -> list[dict]:
             _with("nested", 5, subProducts=["g1"]),
             "reaches itself through subProducts: g1 -> p1-2 -> g2 -> p5 -> g1",
         ),
-        (_with("basic", 0, subProducts=["p1"]), "reaches itself through subProducts: p1 -> p1"),
+        (_with("basic", 0, subProducts=["p1"]), "products[0].subProducts[0] 'p1' is not a GROUP; a product's choices are GROUPs"),
+        (_with("modifier", 1, subProducts=["p2", "p2"]), "products[1].subProducts[1] 'p2' is listed twice"),
+        (
+            _with("nested", 1, subProducts=["p1-1", "g2"]),
+            "products[1].subProducts[1] 'g2' is a GROUP; a GROUP's subProducts are SINGLE or MODIFIER products",
+        ),
+        (_with("modifier", 1, overloads=[{"posProductIds": ["g1"]}]), "products[1] is a GROUP and must not have overloads"),
+        (
+            _with("combo", 2, overloads=[{"posProductIds": ["g1"]}, {"posProductIds": ["g1"]}]),
+            "products[2].overloads[1].posProductIds[0] 'g1' already has an overload of 'p2'",
+        ),
+        (
+            _with("combo", 2, overloads=[{"posProductIds": ["g1"], "price": {"currency": "SGD", "value": 1000}}]),
+            "products[2].overloads[0].price.value 1000 must be lower than products[2].price.value 1000",
+        ),
+        (
+            _with("combo", 2, overloads=[{"posProductIds": ["g1"], "quantityRule": {"min": 0, "max": 1000}}]),
+            "products[2].overloads[0].quantityRule must differ from products[2].quantityRule",
+        ),
+        (
+            _with("modifier", 2, quantityRule={"min": 0, "max": 2147483648}),
+            "products[2].quantityRule.max must be an integer between 0 and 2147483647",
+        ),
+        (
+            _with("combo", 3, price={"currency": "USD", "value": 1}),
+            "products[3] is priced in USD but products[0] in SGD; a store has one currency",
+        ),
+        (_with("basic", 0, posProductId="p" * 65), "products[0].posProductId must be at most 64 characters (got 65)"),
+        (_with("basic", 0, name="n" * 256), "products[0].name must be at most 255 characters (got 256)"),
+        (_with("basic", 0, name=""), "products[0].name must be a non-empty string"),
+        (_with("basic", 0, name=None), "products[0].name is required"),
+        (_without("basic", 0, "status"), "products[0].status is required"),
+        (_with("basic", 0, colour="red"), "products[0].colour is not a parameter of syncProduct"),
+        (
+            _with("basic", 0, price={"currency": "SGD", "value": 1, "tax": 0}),
+            "products[0].price.tax is not a parameter of syncProduct",
+        ),
+        (
+            _with("modifier", 2, quantityRule={"min": 0, "max": 1, "step": 1}),
+            "products[2].quantityRule.step is not a parameter of syncProduct",
+        ),
+        (
+            _with("combo", 2, overloads=[{"posProductIds": ["g1"], "name": "x"}]),
+            "products[2].overloads[0].name is not a parameter of syncProduct",
+        ),
         (
             _with("combo", 2, overloads=[{"posProductIds": ["p1"]}]),
             "products[2].overloads[0].posProductIds[0] 'p1' is not a GROUP",
@@ -245,6 +189,21 @@ async def test_invalid_full_sync_is_rejected_with_a_precise_message(
             "extendInfo must be at most 4096 characters",
         ),
         (sync_body(DOCUMENT_EXAMPLES["basic"], extendInfo="x"), "extendInfo must be an object"),
+        (sync_body(DOCUMENT_EXAMPLES["basic"], storeId="s1"), "storeId is not a parameter of syncProduct"),
+        (
+            {**sync_body(DOCUMENT_EXAMPLES["basic"]), "store": {"posStoreId": STORE, "address": "x"}},
+            "store.address is not a parameter of syncProduct",
+        ),
+        (
+            {**sync_body(DOCUMENT_EXAMPLES["basic"]), "store": {"posStoreId": "s" * 65}},
+            "store.posStoreId must be at most 64 characters (got 65)",
+        ),
+        (
+            {**sync_body(DOCUMENT_EXAMPLES["basic"]), "store": {"posStoreId": STORE, "name": "n" * 256}},
+            "store.name must be at most 255 characters (got 256)",
+        ),
+        ({**sync_body(DOCUMENT_EXAMPLES["basic"]), "posAccountId": "a" * 256}, "posAccountId must be at most 255 characters"),
+        ({**sync_body(DOCUMENT_EXAMPLES["basic"]), "store": None}, "store is required and must be an object"),
     ],
 )
 async def test_invalid_envelope_is_rejected(emulator, caller, doc, message):
@@ -325,6 +284,63 @@ async def test_status_update_for_an_unknown_store_is_rejected(emulator, caller):
     result = await caller.result(status_body({"p1": "SOLDOUT"}))
     assert result["resultCode"] == "PARAM_ILLEGAL"
     assert "'p1' does not exist in this store" in result["resultMessage"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "optional",
+    [
+        pytest.param({"extendInfo": {"note": "86 the burger"}}, id="extendInfo"),
+        pytest.param({"store": {"posStoreId": STORE, "name": "s1-name"}}, id="store.name"),
+    ],
+)
+async def test_a_status_update_carrying_an_optional_request_field_is_processed_as_a_full_sync(
+    emulator, caller, optional
+):
+    """Any optional parameter, not only a product field, makes D-Store process the update
+    as a full sync: the store is left with the products of the "update" alone."""
+    await caller.result(sync_body(DOCUMENT_EXAMPLES["combo"], "r-1"))
+    doc = {**status_body({"p2": "SOLDOUT"}), **optional}
+    assert await caller.result(doc) == SUCCESS
+    assert emulator.requests[-1]["mode"] == "full"
+    assert emulator.products(ACCOUNT, STORE) == {"p2": {"posProductId": "p2", "status": "SOLDOUT"}}
+
+
+@pytest.mark.asyncio
+async def test_store_name_in_a_status_update_can_follow_the_documents_modifiers_example_instead(emulator, caller):
+    """The document's "Modifiers" status update carries store.name; configured to follow
+    that example rather than the text, the emulator keeps it a status update."""
+    emulator.store_name_makes_full_sync = False
+    await caller.result(sync_body(DOCUMENT_EXAMPLES["combo"], "r-1"))
+    doc = status_body({"p2": "SOLDOUT"})
+    doc["store"]["name"] = "renamed"
+    assert await caller.result(doc) == SUCCESS
+    assert emulator.requests[-1]["mode"] == "status"
+    assert len(emulator.products(ACCOUNT, STORE)) == 7
+    assert emulator.store_name(ACCOUNT, STORE) == "renamed"
+
+
+@pytest.mark.asyncio
+async def test_a_reused_products_status_applies_in_every_group_that_offers_it(emulator, caller):
+    """The chicken burger of the document's status example: one product in two combo
+    meals. One status update changes it wherever it is offered."""
+    burger = {"posProductId": "p1", "type": "SINGLE", "status": "AVAILABLE", "name": "chicken burger",
+              "price": {"currency": "SGD", "value": 1000}}
+    products = [burger]
+    for n in (1, 2):
+        products += [
+            {"posProductId": f"set{n}", "type": "SINGLE", "status": "AVAILABLE", "name": f"combo {n}",
+             "price": {"currency": "SGD", "value": 1500}, "subProducts": [f"g{n}"]},
+            {"posProductId": f"g{n}", "type": "GROUP", "status": "AVAILABLE", "name": "burger",
+             "quantityRule": {"min": 1, "max": 1}, "subProducts": ["p1"]},
+        ]
+    assert await caller.result(sync_body(products, "r-1")) == SUCCESS
+    assert await caller.result(status_body({"p1": "SOLDOUT"})) == SUCCESS
+    held = emulator.products(ACCOUNT, STORE)
+    assert held["p1"]["status"] == "SOLDOUT"
+    assert all("p1" in held[group]["subProducts"] for group in ("g1", "g2"))  # both offer the one p1
+    assert {pid: p["status"] for pid, p in held.items() if pid != "p1"} == dict.fromkeys(
+        ["set1", "g1", "set2", "g2"], "AVAILABLE")
 
 
 # --- idempotency ---------------------------------------------------------------------
@@ -590,6 +606,64 @@ async def test_fault_times_counts_requests(emulator, caller):
     assert codes == ["UNKNOWN_EXCEPTION", "UNKNOWN_EXCEPTION", "SUCCESS"]
 
 
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("code", "status", "message", "final"),
+    [
+        ("PROCESS_FAIL", "F", "A general business failure occurred. Do not retry.", True),
+        ("PARAM_ILLEGAL", "F", "Parameter names or values do not meet the specified requirements.", True),
+        ("INVALID_API", "F", "The called API is invalid or not active.", False),
+        ("INVALID_SIGNATURE", "F", "Signature is invalid.", False),
+        ("ACCESS_DENIED", "F", "Access is denied", False),
+        ("REQUEST_TRAFFIC_EXCEED_LIMIT", "F", "The request traffic exceeds the limit.", False),
+        ("UNKNOWN_EXCEPTION", "U", "An API calling is failed, which is caused by unknown reasons.", False),
+        ("RISK_REJECT", "F", "RISK_REJECT (a failure the document does not list)", False),
+    ],
+)
+async def test_a_result_fault_answers_each_documented_code_as_the_result_table_says(
+    emulator, caller, code, status, message, final
+):
+    emulator.faults.add(_fault("result", code=code))
+    doc = sync_body(DOCUMENT_EXAMPLES["basic"])
+    response = await caller.post(doc)
+    assert response.json() == {"result": {"resultCode": code, "resultMessage": message, "resultStatus": status}}
+    assert _verifies_with_gateway_key(response, emulator.gateway_public_key_pem)
+    assert emulator.products(ACCOUNT, STORE) == {}
+    # A result of processing is final for its requestId; the gateway's own refusals are not.
+    again = await caller.result(doc)
+    assert again == (response.json()["result"] if final else SUCCESS)
+    assert [(r["fault"], r["replayed"]) for r in emulator.requests] == [("result", False), (None, final)]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("path", ["/v2/pds/store/syncProduct", "/v2/pos/syncStore", "/v2/pos/syncproduct"])
+async def test_an_api_the_gateway_does_not_serve_is_invalid_api(emulator, http, client_key, path):
+    """The document's second curl sample posts to /v2/pds/store/syncProduct."""
+    body = json.dumps(sync_body(DOCUMENT_EXAMPLES["basic"])).encode()
+    request_time = signing.request_time_now()
+    content = signing.signed_content("POST", path, CLIENT_ID, request_time, body)
+    headers = {"Client-Id": CLIENT_ID, "Request-Time": request_time,
+               "Signature": signing.format_signature_header(signing.sign(client_key, content))}
+    response = await http.post(path, content=body, headers=headers)
+    assert response.status_code == 200
+    assert response.json()["result"] == {"resultCode": "INVALID_API",
+                                         "resultMessage": "The called API is invalid or not active.",
+                                         "resultStatus": "F"}
+    # Signed over the path that was called.
+    signed = signing.signed_content("POST", path, response.headers["Client-Id"],
+                                    response.headers["Response-Time"], response.content)
+    value = signing.parse_signature_header(response.headers["Signature"])["signature"]
+    assert signing.verify(signing.load_public_key(emulator.gateway_public_key_pem), signed, value)
+    assert emulator.products(ACCOUNT, STORE) == {} and emulator.requests[-1]["path"] == path
+
+
+@pytest.mark.asyncio
+async def test_every_request_is_logged_with_the_hash_of_its_exact_bytes(emulator, caller):
+    body = json.dumps(sync_body(DOCUMENT_EXAMPLES["basic"]), indent=1).encode()
+    await caller.result(body)
+    assert emulator.requests[-1]["body_sha256"] == hashlib.sha256(body).hexdigest()
+
+
 # --- control API and persistence -----------------------------------------------------
 
 
@@ -604,6 +678,8 @@ async def test_control_api(emulator, http, client_key):
     added = await http.post("/_emulator/faults", json={"kind": "unknown", "path": SYNC_PRODUCT_PATH})
     assert added.status_code == 201
     assert (await http.post("/_emulator/faults", json={"kind": "meteor"})).status_code == 400
+    assert (await http.post("/_emulator/faults", json={"kind": "result"})).status_code == 400  # which code?
+    assert (await http.post("/_emulator/faults", json={"kind": "unknown", "code": "X"})).status_code == 400
     assert [f["kind"] for f in (await http.get("/_emulator/faults")).json()] == ["unknown"]
     assert (await http.delete("/_emulator/faults")).json() == []
     assert emulator.faults.pending == []
