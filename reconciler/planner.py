@@ -348,6 +348,8 @@ async def check_fresh(plan: Plan, validated: Validated, state: StateView) -> Non
         live = await provider.observe([s.remote_id for s in stores]) or {}
         for store in stores:
             seen = live.get(store.remote_id)
+            if seen is not None:  # compared as the plan saw it: write-only fields from the state
+                seen = _with_write_only_fields(provider, seen, state.get(*store.key))
             fp = snapshot_fingerprint(seen.meta, seen.resources) if seen else None
             if fp != store.observed_fingerprint:
                 stale.append(f"{store.backend}/{store.store}: the backend changed since the plan was made")
