@@ -253,35 +253,27 @@ class VirtPOSEmulator:
         return params
 
     def _warehouse_id(self, params: dict[str, str], required: bool = True) -> str | None:
-        """`warehouseid`, or else the shop whose external id is `ext_warehouseid`."""
-        if params.get("warehouseid"):
-            if params["warehouseid"] not in self._state["warehouses"]:
-                raise Refused(f"Склад не найден: {params['warehouseid']}")
-            return params["warehouseid"]
-        external = params.get("ext_warehouseid")
-        if external:
-            for warehouse_id, warehouse in self._state["warehouses"].items():
-                if warehouse.get("external_id") == external:
-                    return warehouse_id
-            raise Refused(f"Склад с внешним кодом {external} не найден")
-        if required:
-            raise Refused("Не указан склад (warehouseid или ext_warehouseid)")
-        return None
+        return self._resolve(params, "warehouseid", "warehouses", "склад", required)
 
     def _item_id(self, params: dict[str, str], required: bool = True) -> str | None:
-        """`itemid`, or else the item whose external id is `ext_itemid`."""
-        if params.get("itemid"):
-            if params["itemid"] not in self._state["items"]:
-                raise Refused(f"Товар не найден: {params['itemid']}")
-            return params["itemid"]
-        external = params.get("ext_itemid")
+        return self._resolve(params, "itemid", "items", "товар", required)
+
+    def _resolve(self, params: dict[str, str], name: str, table: str, noun: str, required: bool) -> str | None:
+        """The internal id `name` gives, or else the one whose external id is `ext_<name>`
+        (used only when `name` is not given); unknown ids are refused, never made up."""
+        records = self._state[table]
+        if params.get(name):
+            if params[name] not in records:
+                raise Refused(f"{noun.capitalize()} не найден: {params[name]}")
+            return params[name]
+        external = params.get(f"ext_{name}")
         if external:
-            for item_id, item in self._state["items"].items():
-                if item.get("external_id") == external:
-                    return item_id
-            raise Refused(f"Товар с внешним кодом {external} не найден")
+            for internal, record in records.items():
+                if record.get("external_id") == external:
+                    return internal
+            raise Refused(f"{noun.capitalize()} с внешним кодом {external} не найден")
         if required:
-            raise Refused("Не указан товар (itemid или ext_itemid)")
+            raise Refused(f"Не указан {noun} ({name} или ext_{name})")
         return None
 
     def _record(self, warehouse_id: str, item_id: str) -> dict[str, Any]:

@@ -52,8 +52,6 @@ from reconciler.sdk import (
 from . import mapping
 from .client import VirtPOSClient
 
-
-
 log = logging.getLogger("reconciler.virtpos")
 
 DEMO_APIKEY = "demo"  # `reconciler emulate virtpos`

@@ -198,3 +198,15 @@ def test_an_unknown_warehouse_id_stops_the_plan_naming_the_binding(pet_shop):
     assert result.exit_code == 1
     assert "stores/shops.yaml:5:40: store shop-1: success=0: /api/store: Склад не найден: 4" in result.output
     assert writes(virtpos_emulator_of(pet_shop.root)) == []
+
+
+def test_extra_fields_are_asked_for_only_when_used(pet_shop):
+    # The catalog sets a cost, so plans ask for cogs; import asks for what it writes.
+    assert pet_shop.run("plan").exit_code == 0
+    assert pet_shop.run("import", "virtpos", "--store", "shop-1").exit_code == 0
+    reads = [r["query"] for r in virtpos_emulator_of(pet_shop.root).requests if r["path"] == "/api/store"]
+    assert reads == [{"format": "xml", "warehouseid": "3", "fields": "cogs"},
+                     {"format": "xml", "warehouseid": "3", "fields": "itemname:cogs:price"}]
+    pet_shop.edit("menus/pet-food.yaml", ', cost: "780.00"', "")
+    assert pet_shop.run("plan").exit_code == 0
+    assert virtpos_emulator_of(pet_shop.root).requests[-1]["query"] == {"format": "xml", "warehouseid": "3"}

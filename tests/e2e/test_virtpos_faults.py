@@ -1,7 +1,11 @@
 """VirtPOS through the engine with the test holding the emulator: an interrupted full path
-never zeroes, a resumed one never guesses a version, a stale version zeroes nothing."""
+never zeroes, a resumed one never guesses a version, a stale version zeroes nothing, and
+the same inputs always compile to the same actions."""
 
 from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
 
 import pytest
 
@@ -72,3 +76,14 @@ async def test_a_timeout_is_retried_with_the_same_parameters(harness):
     result = await harness.apply(await harness.plan())
     assert result.status == "applied"
     assert harness.emulator.quantities(1)["101"] == "20.000"
+
+
+@pytest.mark.parametrize("full,refresh", [(False, True), (True, True), (True, False)])
+async def test_the_same_catalog_state_and_live_read_compile_to_the_same_actions(harness, full, refresh):
+    # apply re-derives a plan file's actions to prove it was not edited.
+    harness.set_stock({"101": 1, "102": 2, "103": 3, "104": 4})
+    created = datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc)
+    plans = [await harness.plan(full=full, refresh=refresh, plan_id="20261201T100000Z-abc123", created=created)
+             for _ in range(2)]
+    [first, second] = [[json.loads(a.model_dump_json()) for a in p.stores[0].actions] for p in plans]
+    assert first == second and len(first) >= 4

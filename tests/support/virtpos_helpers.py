@@ -4,6 +4,7 @@ or a generated project whose emulator the test holds (for sales, faults and vers
 from __future__ import annotations
 
 import textwrap
+from datetime import datetime
 from pathlib import Path
 
 from reconciler.applier import StoreResult, apply_plan
@@ -129,11 +130,13 @@ class VirtPOSHarness:
         context = ProviderContext(project_dir=project.root, work_dir=project.work_dir)
         return validate_project(project, context, transports={"virtpos": InProcessTransport(self.emulator.app)})
 
-    async def plan(self, full: bool = False, refresh: bool = True) -> Plan:
+    async def plan(self, full: bool = False, refresh: bool = True, plan_id: str | None = None,
+                   created: datetime | None = None) -> Plan:
         validated = self.validated()
         state = open_state("sqlite:///.reconciler/state.db", self.root)
         try:
-            return await make_plan(validated, state, PlanOptions(full=full, refresh=refresh, selector=Selector()))
+            return await make_plan(validated, state, PlanOptions(full=full, refresh=refresh, selector=Selector()),
+                                   plan_id, created)
         finally:
             state.close()
             for provider in validated.providers.values():

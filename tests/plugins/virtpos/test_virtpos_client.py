@@ -125,3 +125,15 @@ async def test_an_http_error_shows_the_info_its_body_carries(emulator, fmt):
     assert str(bad_request.value) == "400: /api/store: HTTP 400 from VirtPOS: injected fault: HTTP 400"
     assert str(server_error.value) == ("/api/store: HTTP 500 from VirtPOS: injected fault: HTTP 500 "
                                        "(gave up after 2 attempts)")
+
+
+async def test_a_rate_limit_is_retried_and_a_refused_key_says_so(emulator):
+    emulator.faults.add(Fault("rate_limit"))
+    client = client_of(emulator, "json", attempts=2)
+    answer = await client.call(mapping.STORE_PATH, {"warehouseid": "1"})
+    assert answer["success"] == 1 and [r["fault"] for r in emulator.requests] == ["rate_limit", None]
+    emulator.faults.add(Fault("http_error", status=401))
+    with pytest.raises(BackendError) as refused:
+        await client.call(mapping.STORE_PATH, {"warehouseid": "1"})
+    await client.close()
+    assert str(refused.value) == "401: /api/store: HTTP 401: the apikey was refused: injected fault: HTTP 401"
