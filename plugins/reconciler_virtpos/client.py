@@ -4,6 +4,8 @@ XML or JSON answers, bounded retries.
 The apikey is part of every URL, and httpx puts the URL into its exception texts and
 Request objects. So nothing from httpx ever leaves this module: errors are composed
 here from the path, the HTTP status and the backend's `info`, and raised `from None`.
+The key is registered with the redactor when the client is made, so an `info` that
+echoes the request (in any encoding) is masked wherever the message is shown.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from reconciler.sdk import BackendError, OutcomeUnknown, RetrySettings
+from reconciler.sdk import BackendError, OutcomeUnknown, RetrySettings, register_secret
 
 from .mapping import GET_ONLY
 
@@ -49,6 +51,7 @@ def xml_to_dict(text: bytes) -> Any:
 
 
 def parse_answer(content: bytes, fmt: str) -> dict[str, Any]:
+    """The envelope of an answer in either format (whatever `format` asked for)."""
     try:
         if content.lstrip().startswith(b"<"):
             payload = xml_to_dict(content)
@@ -64,6 +67,7 @@ def parse_answer(content: bytes, fmt: str) -> dict[str, Any]:
 class VirtPOSClient:
     def __init__(self, base_url: str, apikey: str, fmt: str, retry: RetrySettings,
                  transport: httpx.AsyncBaseTransport | None = None):
+        register_secret(apikey)
         self._apikey = apikey
         self._format = fmt
         self._retry = retry
@@ -122,20 +126,25 @@ class VirtPOSClient:
             raise failure
         status = response.status_code
         log.debug("%s attempt %d: HTTP %d, %d bytes", path, number, status, len(response.content))
+        said = _info_of(response.content) if status >= 400 else ""
         if status == 429:
-            raise _TryAgain("HTTP 429 from VirtPOS (rate limited)", processed_maybe=False)
+            raise _TryAgain(f"HTTP 429 from VirtPOS (rate limited){said}", processed_maybe=False)
         if status >= 500:
-            raise _TryAgain(f"HTTP {status} from VirtPOS")
+            raise _TryAgain(f"HTTP {status} from VirtPOS{said}")
         if status in (401, 403):
-            raise BackendError(f"{path}: HTTP {status}: the apikey was refused", code=str(status))
+            raise BackendError(f"{path}: HTTP {status}: the apikey was refused{said}", code=str(status))
         if status >= 400:
-            raise BackendError(f"{path}: HTTP {status} from VirtPOS", code=str(status))
+            raise BackendError(f"{path}: HTTP {status} from VirtPOS{said}", code=str(status))
         payload = parse_answer(response.content, self._format)
         if str(payload.get("success")) != "1":
-            info = str(payload.get("info") or "no info given")
-            raise BackendError(f"{path}: {self._scrub(info)}", code="success=0")
+            raise BackendError(f"{path}: {payload.get('info') or 'no info given'}", code="success=0")
         return payload
 
-    def _scrub(self, text: str) -> str:
-        # A server may echo the request back in `info`; the key must not travel on.
-        return text.replace(self._apikey, "***") if self._apikey else text
+
+def _info_of(content: bytes) -> str:
+    """`: <info>` of an error answer that carries the envelope, else nothing."""
+    try:
+        info = parse_answer(content, "json").get("info")
+    except BackendError:
+        return ""
+    return f": {info}" if info else ""

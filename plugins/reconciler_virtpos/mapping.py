@@ -5,10 +5,15 @@ A resource is one item's stock record in one warehouse, keyed by the catalog pro
 that has no external id is keyed `itemid:<id>`): `{"quantity": "12.000"}` plus `cogs`, `lot_number`,
 `manuf_date` and `expir_date` when the catalog gives them. Quantities are 3-decimal
 strings, as VirtPOS writes them, so equal amounts compare equal as text.
+
+`GET /api/store` returns `quantity`, `lot_number` and (with `fields=cogs`) `cogs` of a
+record, but not the dates `updateOnhand` writes (`manuf_date`, `expir_date`): those are
+write-only, compared with the last applied state (`Provider.write_only_fields`).
 """
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any, Iterable
 
@@ -16,11 +21,17 @@ from reconciler.sdk import StoreProduct, StoreView
 
 STORE_PATH = "/api/store"
 ITEM_PATH = "/api/item"
+WAREHOUSE_PATH = "/api/warehouse"
 UPDATE_PATH = "/api/store/updateOnhand"
 VERSION_PATH = "/api/store/getOnhandVersion"
 ZERO_PATH = "/api/store/setZeroOnhand"
 LOT_FIELDS = ("lot_number", "manuf_date", "expir_date")
-# Parameters the document marks "get only"; everything else may travel as a form body.
+# What updateOnhand writes but GET /api/store never returns.
+WRITE_ONLY = ("manuf_date", "expir_date")
+# How a lot date is written (the document gives no format: ISO, the stricter reading).
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Parameters the document marks "get only" on any of the four endpoints (no name is get
+# only on one and not on another); everything else may travel as a form body.
 GET_ONLY = frozenset({"format", "warehouseid", "ext_warehouseid", "itemid", "ext_itemid", "version",
                       "stockonly", "article", "itemname"})
 THOUSANDTH = Decimal("0.001")
@@ -39,6 +50,7 @@ def quantity_text(value: Decimal) -> str | None:
 
 
 def money_text(value: Decimal) -> str:
+    """`780.00`; a value with more decimals as it is (never rounded)."""
     cents = value.quantize(Decimal("0.01"))
     return str(cents) if cents == value else str(value)
 
@@ -84,12 +96,13 @@ def live_key(internal_id: str, external_ids: dict[str, str] | None) -> str:
     return external_ids.get(internal_id) or INTERNAL_PREFIX + internal_id
 
 
-def external_ids_of(answer: dict[str, Any]) -> dict[str, str]:
-    """internal item id -> external id, from a `GET /api/item` answer (items without one left out)."""
+def external_ids_of(answer: dict[str, Any], listing: str = "items") -> dict[str, str]:
+    """internal id -> external id, from a `GET /api/item` (`items`) or `GET /api/warehouse`
+    (`warehouses`) answer; entries without an external id are left out."""
     found = {}
-    for item in answer.get("items") or []:
-        if isinstance(item, dict) and str(item.get("external_id") or "").strip() and item.get("id") not in (None, ""):
-            found[str(item["id"])] = str(item["external_id"]).strip()
+    for entry in answer.get(listing) or []:
+        if isinstance(entry, dict) and str(entry.get("external_id") or "").strip() and entry.get("id") not in (None, ""):
+            found[str(entry["id"])] = str(entry["external_id"]).strip()
     return found
 
 
@@ -98,13 +111,13 @@ def update_params(remote_id: str, item_id: str, resource: dict[str, Any], extern
 
 
 def live_resource(item: dict[str, Any]) -> dict[str, Any]:
-    """An item of `GET /api/store` as a resource with every field VirtPOS reported."""
+    """An item of `GET /api/store` as a resource with every field the read can return:
+    `quantity`, `lot_number` (empty when the record has none), `cogs` when asked for."""
     resource: dict[str, Any] = {"quantity": same_number(item.get("quantity")) or "0.000"}
     if item.get("cogs") not in (None, ""):
         resource["cogs"] = money_text(Decimal(item["cogs"]))
-    for name in LOT_FIELDS:
-        if item.get(name) not in (None, ""):
-            resource[name] = str(item[name])
+    if item.get("lot_number") not in (None, ""):
+        resource["lot_number"] = str(item["lot_number"])
     return resource
 
 

@@ -1,15 +1,20 @@
 """The VirtPOS provider: the on-hand stock of a store's SINGLE products per warehouse.
 
 VirtPOS can be read, so plans diff against the live stock (`GET /api/store`): a sale at
-the till is drift. Two write paths. Light: one `updateOnhand` per changed item, and
-`quantity=0` for an item on hand that left the catalog. Full: `getOnhandVersion`, an
-`updateOnhand` for every desired item, then `setZeroOnhand(version)`, which zeroes
-whatever the run did not touch. The version lives in this provider's memory for the
-apply that fetched it; a later run never guesses one.
+the till is drift, and an item on hand that the catalog lacks is seen (so the safety
+thresholds count what is really there, from the first plan on). Two write paths. Light:
+one `updateOnhand` per changed item, and `quantity=0` for an item on hand that left the
+catalog. Full: `getOnhandVersion`, an `updateOnhand` for every desired item, then
+`setZeroOnhand(version)`, which zeroes whatever the run did not touch. The version lives
+in this provider's memory for the apply that fetched it; a later run never guesses one.
+A full path on a first contact (no recorded apply, no live read) to a store that is not
+declared owned leaves out the zeroing: it would clear items nobody has seen.
 
-With `item_ids: external` in a store's binding the catalog's product ids are the items'
-external ids: writes send `ext_itemid`, and live reads are matched through the map
-internal id -> external id that `GET /api/item` gives.
+A store bound by `ext_warehouse_id` is read through its internal id, which
+`GET /api/warehouse` gives (the store read takes no external id); writes send
+`ext_warehouseid`, as the document allows. With `item_ids: external` in a store's binding
+the catalog's product ids are the items' external ids: writes send `ext_itemid`, and live
+reads are matched through the map internal id -> external id that `GET /api/item` gives.
 """
 
 from __future__ import annotations
@@ -47,7 +52,6 @@ from reconciler.sdk import (
 from . import mapping
 from .client import VirtPOSClient
 
-
 log = logging.getLogger("reconciler.virtpos")
 
 DEMO_APIKEY = "demo"  # `reconciler emulate virtpos`
@@ -59,6 +63,14 @@ class VirtPOSSettings(BackendSettings):
     needed_unless_emulated = ("apikey",)
     apikey: str | None = None  # a secret reference: ${env:NAME} or ${file:PATH}
     format: Literal["json", "xml"] = "json"
+    # emulator:// only: warehouses, items and stock VirtPOS holds before the first apply.
+    emulator_seed: str | None = None
+
+    @model_validator(mode="after")
+    def _seed_only_for_emulators(self) -> "VirtPOSSettings":
+        if self.emulator_seed is not None and not self.emulated:
+            raise ValueError("emulator_seed is only for emulator:// backends")
+        return self
 
 
 class VirtPOSBinding(BaseModel):
@@ -81,6 +93,7 @@ class VirtPOSProvider(Provider):
     Settings = VirtPOSSettings
     Binding = VirtPOSBinding
     settings: VirtPOSSettings
+    write_only_fields = mapping.WRITE_ONLY
 
     def __init__(self, name, settings, context):
         super().__init__(name, settings, context)
@@ -91,6 +104,10 @@ class VirtPOSProvider(Provider):
         self._versions: dict[tuple[str, str, str], int] = {}
         # Remote ids of the stores whose product ids are external item ids.
         self._external: set[str] = set()
+        # remote id -> "stores/x.yaml:5:16: store shop-1", for messages about a binding.
+        self._stores: dict[str, str] = {}
+        # remote id -> catalog keys (external item ids) that GET /api/item does not know.
+        self._unknown_items: dict[str, list[str]] = {}
 
     # -- validation and mapping ---------------------------------------------------------------
     def remote_id(self, binding: VirtPOSBinding) -> str:
@@ -118,11 +135,19 @@ class VirtPOSProvider(Provider):
                               "VirtPOS keeps quantities to the thousandth")
             elif quantity < 0:
                 yield Finding(where, f"stock {quantity} of {item.id!r} is negative")
+            for name in mapping.LOT_FIELDS:
+                value = getattr(item.stock, name)
+                if value == "":
+                    yield Finding(where, f"{name} of {item.id!r} is empty; leave it out instead")
+                elif value is not None and name in mapping.WRITE_ONLY and not mapping.DATE.fullmatch(value):
+                    yield Finding(where, f"{name} {value!r} of {item.id!r} is not a date written YYYY-MM-DD")
 
     def desired(self, view: StoreView) -> DesiredStore:
         resources = {item.id: mapping.stock_resource(item) for item in mapping.virtpos_products(view)}
         remote_id = self.remote_id(view.binding)
         self._shapes[remote_id] = {key: set(value) for key, value in resources.items()}
+        id_key = "warehouse_id" if view.binding.warehouse_id is not None else "ext_warehouse_id"
+        self._stores[remote_id] = f"{view.catalog.locate(view.binding_path(id_key))}: store {view.store_id}"
         if view.binding.item_ids == "external":
             self._external.add(remote_id)
         else:
@@ -133,23 +158,44 @@ class VirtPOSProvider(Provider):
         return Decimal(resource.get("quantity", "0")) > 0
 
     # -- reading --------------------------------------------------------------------------------
+    def _where(self, remote_id: str) -> str:
+        return self._stores.get(remote_id) or f"VirtPOS warehouse {remote_id.removeprefix(mapping.EXT_PREFIX)}"
+
+    async def _internal_ids(self, remote_ids: list[str]) -> dict[str, str]:
+        """The internal warehouse id of each remote id; external ones through one
+        `GET /api/warehouse` (the store read takes no external id)."""
+        ids = {r: r for r in remote_ids if not r.startswith(mapping.EXT_PREFIX)}
+        wanted = sorted(set(remote_ids) - set(ids))
+        if not wanted:
+            return ids
+        by_external: dict[str, list[str]] = {}
+        listing = await self._client.call(mapping.WAREHOUSE_PATH, {})
+        for internal, external in mapping.external_ids_of(listing, "warehouses").items():
+            by_external.setdefault(external, []).append(internal)
+        for remote_id in wanted:
+            external = remote_id[len(mapping.EXT_PREFIX):]
+            matches = by_external.get(external, [])
+            if len(matches) != 1:
+                found = f"{len(matches)} warehouses ({', '.join(matches)})" if matches else "no warehouse"
+                raise BackendError(f"{self._where(remote_id)}: VirtPOS has {found} with external_id {external!r} "
+                                   "(GET /api/warehouse); correct ext_warehouse_id in the store's binding, or bind "
+                                   "the store with warehouse_id")
+            ids[remote_id] = matches[0]
+        return ids
+
     async def _warehouses(self, remote_ids: list[str], fields: str) -> dict[str, dict[str, Any]]:
-        """The `GET /api/store` warehouse of each remote id (missing when VirtPOS has none)."""
+        """The `GET /api/store` warehouse of each remote id, read by its internal id."""
         await self.open()
+        internal = await self._internal_ids(remote_ids)
         found: dict[str, dict[str, Any]] = {}
-        by_external = {r[len(mapping.EXT_PREFIX):]: r for r in remote_ids if r.startswith(mapping.EXT_PREFIX)}
-        calls = [{"warehouseid": r} for r in remote_ids if not r.startswith(mapping.EXT_PREFIX)]
-        if by_external:
-            calls.append({})  # the store API takes no external id: read all, match external_id
-        for params in calls:
-            answer = await self._client.call(mapping.STORE_PATH, {**params, **({"fields": fields} if fields else {})})
-            for warehouse in answer.get("warehouses") or []:
-                if not isinstance(warehouse, dict):
-                    continue
-                if params:
-                    found[params["warehouseid"]] = warehouse
-                elif str(warehouse.get("external_id") or "") in by_external:
-                    found[by_external[str(warehouse["external_id"])]] = warehouse
+        for remote_id in dict.fromkeys(remote_ids):
+            params = {"warehouseid": internal[remote_id], **({"fields": fields} if fields else {})}
+            try:
+                answer = await self._client.call(mapping.STORE_PATH, params)
+            except BackendError as exc:
+                raise BackendError(f"{self._where(remote_id)}: {exc}") from None
+            warehouses = [w for w in answer.get("warehouses") or [] if isinstance(w, dict)]
+            found[remote_id] = warehouses[0] if warehouses else {}
         return found
 
     async def _external_ids(self) -> dict[str, str]:
@@ -167,21 +213,22 @@ class VirtPOSProvider(Provider):
             shapes = self._shapes.get(remote_id, {})
             ids = external_ids if remote_id in self._external else None
             resources: dict[str, dict[str, Any]] = {}
-            for item in warehouses.get(remote_id, {}).get("items") or []:
+            for item in warehouses[remote_id].get("items") or []:
                 key, live = mapping.live_key(str(item["id"]), ids), mapping.live_resource(item)
                 if key in shapes or live["quantity"] != "0.000":
                     resources[key] = mapping.project_onto(live, shapes.get(key))
             for key, shape in shapes.items():
                 # No stock record is an on-hand of zero.
                 resources.setdefault(key, mapping.project_onto({"quantity": "0.000"}, shape))
+            if ids is not None:
+                known = set(ids.values())
+                self._unknown_items[remote_id] = sorted(k for k in shapes if k not in known)
             observed[remote_id] = Observed({}, resources, "live")
         return observed
 
     async def import_store(self, binding: VirtPOSBinding) -> Imported:
         remote_id = self.remote_id(binding)
-        warehouse = (await self._warehouses([remote_id], IMPORT_FIELDS)).get(remote_id)
-        if warehouse is None:
-            raise BackendError(f"VirtPOS has no warehouse {remote_id}")
+        warehouse = (await self._warehouses([remote_id], IMPORT_FIELDS))[remote_id]
         ids = await self._external_ids() if binding.item_ids == "external" else None
         products, stock = {}, {}
         for item in warehouse.get("items") or []:
@@ -230,10 +277,13 @@ class VirtPOSProvider(Provider):
     def compile(self, request: CompileRequest) -> Program:
         full_actions = self._full_actions(request)
         full_cost = Cost(requests=len(full_actions), bytes=sum(a.bytes for a in full_actions))
+        warnings = self._warnings(request)
+        if request.full and request.first_contact and not request.owned:
+            return self._first_contact_program(request, full_cost, warnings)
         if request.full:
-            return Program("full", request.full_reason, full_actions, full_cost)
+            return Program("full", request.full_reason, full_actions, full_cost, warnings)
         if not request.changes:
-            return Program("none", "no changes", [], full_cost)
+            return Program("none", "no changes", [], full_cost, warnings)
         actions = []
         for change in sorted(request.changes, key=lambda c: _item_order(c.key)):
             if change.op == "delete":
@@ -247,7 +297,31 @@ class VirtPOSProvider(Provider):
                                                             ("delete", "absent from the catalog (set to 0)"))
                  if counts[op]]
         reason = f"{len(actions)} item{'s' * (len(actions) != 1)} ({', '.join(parts)}), one updateOnhand each"
-        return Program("light", reason, actions, full_cost)
+        return Program("light", reason, actions, full_cost, warnings)
+
+    def _first_contact_program(self, request: CompileRequest, full_cost: Cost, warnings: list[str]) -> Program:
+        """Every desired item set with updateOnhand, nothing zeroed: the store is not owned
+        and what it holds was never seen (no recorded apply, no live read)."""
+        desired = request.desired.resources
+        actions = [self._update(request, index, key, desired[key], Effect(set=[key]))
+                   for index, key in enumerate(sorted(desired, key=_item_order))]
+        reason = (f"{request.full_reason}; every item is set with updateOnhand and nothing is zeroed (the store "
+                  "is not declared owned, so what VirtPOS holds beyond the catalog is kept)")
+        return Program("full" if actions else "none", reason if actions else "no changes", actions, full_cost, warnings)
+
+    def _warnings(self, request: CompileRequest) -> list[str]:
+        warnings = []
+        unknown = [k for k in self._unknown_items.get(request.remote_id, []) if k in request.desired.resources]
+        if unknown:
+            warnings.append(f"VirtPOS has no item with external id {', '.join(map(repr, unknown))} "
+                            "(GET /api/item): updateOnhand will refuse it; create the item in VirtPOS first")
+        for change in request.changes:
+            dropped = [f for f in mapping.WRITE_ONLY if change.op == "update" and f in change.old and f not in change.new]
+            if dropped:
+                held = ", ".join(f"{f} {change.old[f]}" for f in dropped)
+                warnings.append(f"item {change.key}: the catalog no longer sets {' and '.join(dropped)}; VirtPOS "
+                                f"keeps {held} (updateOnhand cannot clear it) and it is no longer compared")
+        return warnings
 
     # -- applying -------------------------------------------------------------------------------
     async def open(self) -> None:
@@ -274,7 +348,8 @@ class VirtPOSProvider(Provider):
             keyfile.write_text(secrets.token_urlsafe(24))
             keyfile.chmod(0o600)
         apikey = keyfile.read_text().strip()
-        emulator = VirtPOSEmulator(path=data_dir / "data.json")
+        seed = self.context.project_dir / self.settings.emulator_seed if self.settings.emulator_seed else None
+        emulator = VirtPOSEmulator(path=data_dir / "data.json", seed=seed)
         emulator.add_apikey(apikey)  # again, in case the data was reset
         return apikey, InProcessTransport(emulator.app)
 
@@ -288,7 +363,13 @@ class VirtPOSProvider(Provider):
         params = dict(action.body)
         if action.kind == "setZeroOnhand":
             params["version"] = str(self._versions[run])
-        answer = await self._client.call(action.path, params, method="POST")
+        try:
+            answer = await self._client.call(action.path, params, method="POST")
+        except BackendError as exc:
+            if exc.code != "success=0":
+                raise
+            raise BackendError(f"{exc}; VirtPOS changed nothing for this request: correct what it names (in the "
+                               "catalog, or the shop or item in VirtPOS) and make a new plan") from None
         if action.kind == "getOnhandVersion":
             try:
                 self._versions[run] = int(answer["version"])
@@ -297,15 +378,14 @@ class VirtPOSProvider(Provider):
             return {}
         if action.kind == "setZeroOnhand":
             self._versions.pop(run, None)
-            zeroed = answer.get("zeroed")
-            return {"zeroed_items": int(zeroed)} if str(zeroed or "").isdigit() else {}
+            return {}
         return {"new_items": 1} if str(answer.get("isnew")) == "1" else {"updated_items": 1}
 
     @classmethod
     def emulator_app(cls, data_dir: Path | None) -> Any:
-        from .emulator import VirtPOSEmulator
+        from .emulator import DOCUMENT_SAMPLE, VirtPOSEmulator
 
-        emulator = VirtPOSEmulator(path=data_dir / "data.json" if data_dir else None)
+        emulator = VirtPOSEmulator(path=data_dir / "data.json" if data_dir else None, seed=DOCUMENT_SAMPLE)
         emulator.add_apikey(DEMO_APIKEY)  # served on loopback for trying things out; see the docs
         return emulator.app
 

@@ -1,7 +1,11 @@
 """VirtPOS through the engine with the test holding the emulator: an interrupted full path
-never zeroes, a resumed one never guesses a version, a stale version zeroes nothing."""
+never zeroes, a resumed one never guesses a version, a stale version zeroes nothing, and
+the same inputs always compile to the same actions."""
 
 from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
 
 import pytest
 
@@ -41,15 +45,15 @@ async def test_a_failure_in_the_middle_never_reaches_the_zeroing(harness):
 async def test_a_stale_version_zeroes_nothing_and_says_why(harness):
     real = harness.emulator.handle
 
-    def competing_run(path, params):
+    def competing_run(path, query, form=None):
         if path == ZERO:  # another full sync took a newer version meanwhile
-            real(VERSION, {"apikey": params["apikey"], "warehouseid": "1"})
-        return real(path, params)
+            real(VERSION, {"apikey": query["apikey"], "warehouseid": "1"})
+        return real(path, query, form)
 
     harness.emulator.handle = competing_run
     result = await harness.apply(await harness.plan(full=True))
     assert result.status == "failed"
-    assert "success=0: /api/store/setZeroOnhand: Устаревшая версия остатков" in result.message
+    assert "success=0: /api/store/setZeroOnhand: Устаревшая версия остатков 1 (текущая 2)" in result.message
     assert harness.emulator.quantities(1)["999"] == "7.000"
 
 
@@ -74,16 +78,12 @@ async def test_a_timeout_is_retried_with_the_same_parameters(harness):
     assert harness.emulator.quantities(1)["101"] == "20.000"
 
 
-async def test_a_store_bound_by_external_warehouse_id_converges(tmp_path):
-    harness = VirtPOSHarness(tmp_path / "ext", items=2)
-    harness.emulator.add_warehouse(7, "Магазин 7", external_id="1C-0042")
-    stores = (harness.root / "stores.yaml").read_text().replace("{warehouse_id: 1}", '{ext_warehouse_id: "1C-0042"}')
-    (harness.root / "stores.yaml").write_text(stores)
-    assert (await harness.apply(await harness.plan())).status == "applied"
-    assert harness.emulator.quantities(7) == {"101": "10.000", "102": "11.000"}
-    assert {p.get("ext_warehouseid") for _path, p in writes(harness.emulator)} == {"1C-0042"}
-    harness.emulator.sell(7, 101, "3")
-    plan = await harness.plan()
-    assert [c.key for c in plan.changed_stores[0].changes] == ["101"]
-    assert (await harness.apply(await harness.plan(full=True))).status == "applied"
-    assert not (await harness.plan()).has_changes
+@pytest.mark.parametrize("full,refresh", [(False, True), (True, True), (True, False)])
+async def test_the_same_catalog_state_and_live_read_compile_to_the_same_actions(harness, full, refresh):
+    # apply re-derives a plan file's actions to prove it was not edited.
+    harness.set_stock({"101": 1, "102": 2, "103": 3, "104": 4})
+    created = datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc)
+    plans = [await harness.plan(full=full, refresh=refresh, plan_id="20261201T100000Z-abc123", created=created)
+             for _ in range(2)]
+    [first, second] = [[json.loads(a.model_dump_json()) for a in p.stores[0].actions] for p in plans]
+    assert first == second and len(first) >= 4

@@ -1,12 +1,18 @@
 """The apikey travels in every VirtPOS URL and nowhere else: not in CLI output, logs at
--vv, the plan, the state, .reconciler/ files, or any exception text, httpx's included."""
+-vv, the plan, the state, .reconciler/ files, or any exception text, httpx's included,
+even when a server echoes the whole request back into its answer."""
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 import textwrap
+from urllib.parse import quote, quote_plus
 
 import pytest
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from loopback import free_port, serve
 from project_runner import ProjectRunner
@@ -14,7 +20,7 @@ from reconciler.emulation import Fault
 from reconciler.errors import ReconcilerError
 from reconciler.provider import RetrySettings
 from reconciler_virtpos.client import VirtPOSClient
-from reconciler_virtpos.emulator import VirtPOSEmulator
+from reconciler_virtpos.emulator import DOCUMENT_SAMPLE, VirtPOSEmulator, to_xml
 
 KEY = "VPKEY-q7Zx9-distinctive-31337"
 
@@ -29,11 +35,11 @@ def texts_of(exc: BaseException) -> str:
     return "\n".join(out)
 
 
-def project(root, url: str, attempts: int = 2) -> ProjectRunner:
+def project(root, url: str, attempts: int = 2, fmt: str = "xml") -> ProjectRunner:
     runner = ProjectRunner(root)
     runner.write("reconciler.yaml", textwrap.dedent(f"""\
         backends:
-          virtpos: {{provider: virtpos, url: "{url}", apikey: "${{env:VIRTPOS_APIKEY}}", format: xml,
+          virtpos: {{provider: virtpos, url: "{url}", apikey: "${{env:VIRTPOS_APIKEY}}", format: {fmt},
                     retry: {{attempts: {attempts}, backoff: 0, max_backoff: 0, timeout: 0.3}}}}
         """))
     runner.write("catalog.yaml", textwrap.dedent("""\
@@ -55,7 +61,7 @@ def assert_no_key_under(root) -> None:
 def test_a_whole_run_leaves_the_key_nowhere(tmp_path, monkeypatch, caplog):
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("VIRTPOS_APIKEY", KEY)
-    emulator = VirtPOSEmulator()
+    emulator = VirtPOSEmulator(seed=DOCUMENT_SAMPLE)
     emulator.add_apikey(KEY)
     outputs = []
     with serve(emulator.app) as url:
@@ -107,12 +113,82 @@ async def test_client_exceptions_carry_no_key(fault):
     assert KEY not in texts_of(caught.value)
 
 
-async def test_a_server_echoing_the_key_in_info_is_scrubbed():
+async def test_a_server_echoing_the_key_in_info_is_masked_in_the_error():
     emulator = VirtPOSEmulator()
-    emulator.handle = lambda path, params: {"success": 0, "info": f"bad request apikey={params['apikey']}"}
+    emulator.handle = lambda path, query, form=None: {"success": 0, "info": f"bad request apikey={query['apikey']}"}
     with serve(emulator.app) as url:
         client = VirtPOSClient(url, KEY, "xml", RetrySettings(attempts=1, timeout=2))
         with pytest.raises(ReconcilerError) as caught:
             await client.call("/api/store", {})
         await client.close()
-    assert "apikey=***" in str(caught.value) and KEY not in texts_of(caught.value)
+    assert str(caught.value) == "success=0: /api/store: bad request apikey=***"
+
+
+# -- a server that echoes the whole request --------------------------------------------------
+
+ODD_KEY = "vp+Key/with=&%chars-31337"  # every character URL and XML encodings change
+
+
+def encodings(key: str) -> list[str]:
+    """The forms an echoed key can take in a text: as is, URL-encoded (either hex case,
+    `+` for space or not), XML/HTML-escaped, JSON-escaped."""
+    encoded = quote(key, safe="")
+    return [key, encoded, re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), encoded), quote_plus(key), quote(key),
+            html.escape(key), html.escape(key, quote=False)]
+
+
+class Echo:
+    """The emulator, except that the paths in `paths` answer with the whole request (URL,
+    query and body) in `info`, with HTTP `status`, in the format asked for."""
+
+    def __init__(self, emulator: VirtPOSEmulator):
+        self.emulator, self.paths, self.status = emulator, set(), 200
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] not in self.paths:
+            return await self.emulator.app(scope, receive, send)
+        request = Request(scope, receive)
+        body = (await request.body()).decode()
+        said = {"success": 0, "info": f"cannot handle {request.url} (query {dict(request.query_params)}, body {body})"}
+        if request.query_params.get("format") == "json":
+            response = JSONResponse(said, self.status)
+        else:
+            response = Response(to_xml(said), self.status, media_type="application/xml")
+        await response(scope, receive, send)
+
+
+@pytest.mark.parametrize("fmt", ["xml", "json"])
+def test_a_server_echoing_the_request_never_shows_the_key_in_any_encoding(tmp_path, monkeypatch, caplog, fmt):
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("VIRTPOS_APIKEY", ODD_KEY)
+    emulator = VirtPOSEmulator(seed=DOCUMENT_SAMPLE)
+    emulator.add_apikey(ODD_KEY)
+    echo = Echo(emulator)
+    outputs = []
+
+    def run(*args, echo_paths=(), status=200, exit_code=1):
+        echo.paths, echo.status = set(echo_paths), status
+        result = runner.run("-vv", *args)
+        assert result.exit_code == exit_code, result.output
+        outputs.append(result.output)
+        # A refused call shows the server's echo, with the key masked.
+        assert exit_code == 0 or "***" in result.output, result.output
+        return result.output
+
+    with serve(echo) as url:
+        runner = project(tmp_path / "p", url, fmt=fmt)
+        plan_file = str(tmp_path / "p" / "plan.json")
+        assert "cannot handle" in run("plan", echo_paths={"/api/store"})
+        assert "HTTP 500 from VirtPOS: cannot handle" in run("plan", echo_paths={"/api/store"}, status=500)
+        assert "cannot handle" in run("import", "virtpos", "--store", "shop", echo_paths={"/api/store"})
+        run("plan", "--out", plan_file, exit_code=0)
+        assert "cannot handle" in run("apply", plan_file, echo_paths={"/api/store/updateOnhand"})
+        assert "cannot handle" in run("apply", "--auto-approve", echo_paths={"/api/store/updateOnhand"}, status=500)
+        run("import", "virtpos", "--store", "shop", exit_code=0)
+        run("apply", "--auto-approve", "--full", "--force", exit_code=0)
+    for form in encodings(ODD_KEY):
+        assert all(form not in out for out in outputs), form
+        assert form not in caplog.text, form
+        for path in (tmp_path / "p").rglob("*"):  # plan.json, state.db, .reconciler/, the catalog
+            if path.is_file():
+                assert form.encode() not in path.read_bytes(), (form, path)

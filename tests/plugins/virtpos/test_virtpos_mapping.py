@@ -15,8 +15,10 @@ def test_quantities_are_exact_three_decimal_strings():
 
 
 def test_a_live_item_keeps_only_the_fields_the_catalog_sets():
-    live = mapping.live_resource({"id": "1", "quantity": "2", "cogs": "0.00", "lot_number": "12345"})
+    live = mapping.live_resource({"id": "1", "quantity": "2", "available_quantity": "1.000", "cogs": "0",
+                                  "lot_number": "12345"})
     assert live == {"quantity": "2.000", "cogs": "0.00", "lot_number": "12345"}
+    assert mapping.live_resource({"id": "1", "quantity": "2.000", "lot_number": ""}) == {"quantity": "2.000"}
     assert mapping.project_onto(live, {"quantity", "lot_number"}) == {"quantity": "2.000", "lot_number": "12345"}
     assert mapping.project_onto(live, None) == {"quantity": "2.000"}
 
@@ -42,6 +44,19 @@ stores:
     menu: more
     backends: {virtpos: {warehouse_id: 5}}
     stock: {"501": 1.0005}
+  dated:
+    name: dated
+    menu: costly
+    backends: {virtpos: {warehouse_id: 6}}
+    stock:
+      "601": {quantity: 1, expir_date: "31.01.2027", lot_number: ""}
+""")
+    project.write("menus/costly.yaml", """\
+menus:
+  costly:
+    currency: RUB
+    products:
+      "601": {name: мяч, price: "10.00"}
 """)
     result = project.run("validate")
     assert result.exit_code == 1
@@ -49,6 +64,8 @@ stores:
     assert "give exactly one of warehouse_id and ext_warehouse_id" in out
     assert "menus/more.yaml:5:7: error: 'bone' is not a VirtPOS item id" in out
     assert "stores/more.yaml:10:20: error: stock 1.0005 of '501' has more than 3 decimals" in out
+    assert "stores/more.yaml:16:14: error: expir_date '31.01.2027' of '601' is not a date written YYYY-MM-DD" in out
+    assert "stores/more.yaml:16:14: error: lot_number of '601' is empty; leave it out instead" in out
 
 
 def test_items_are_addressed_by_item_id_or_external_id():
