@@ -273,6 +273,7 @@ def _plan_store(plan_id: str, created: datetime, project_safety: Safety, target:
         thresholds.max_removed_share, thresholds.max_unavailable_share,
         unseen_violation=(f"{unseen}; declare the store owned (`owned: true` on its binding, or on the "
                           "backend) if the reconciler may replace what it holds there" if unseen and not owned else ""),
+        unseen_base=first_contact and not owned,
     )
     set_keys = {key for action in program.actions for key in action.effect.set}
     warnings = notes + list(program.warnings)
