@@ -15,6 +15,11 @@ API = "/api/rest/v001"
 LOGIN_PATH = f"{API}/login"
 CATEGORIES = ("wine", "drink")
 DEFAULT_CHUNK = 300
+# Limits the documents leave open, read the strict way (Django's usual field sizes) and
+# shared by validation and the emulator: docs/providers/tipsi-conformance.md, TP-G*.
+MAX_TEXT = 255  # characters of external_id, a barcode, pos_item_name, unit_size
+MAX_STOCK = 2**31 - 1  # in_stock is a database integer
+PRICE_PLACES = 2  # decimal places of price and special_price
 
 
 def sync_path(store_id: str) -> str:
