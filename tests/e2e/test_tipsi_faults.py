@@ -68,7 +68,7 @@ async def test_a_session_expiring_mid_apply_costs_one_login(tmp_path):
     assert results["st0"].status == "applied"
     sent = harness.emulator.requests[before:]
     assert [(r["path"].rsplit("/", 1)[-1], r["status"]) for r in sent] == [
-        ("login", 200), ("sync", 200), ("sync", 401), ("login", 200), ("sync", 200), ("sync", 200)]
+        ("login", 200), ("sync", 200), ("sync", 403), ("login", 200), ("sync", 200), ("sync", 200)]
     assert not (await harness.plan()).has_changes
 
 
@@ -132,7 +132,9 @@ async def test_a_drf_error_fails_the_store_with_tipsi_s_words(harness):
     harness.emulator.load_seed({"stores": {"500": [{"external_id": "old", "barcodes": ["100002"], "in_stock": 0}]}})
     results = await harness.apply(await harness.plan())
     assert results["st0"].status == "failed"
-    assert "HTTP 400: [2].barcodes: Barcode 100002 is already used by item old in this store." in results["st0"].message
+    assert ("HTTP 400: item item2: barcodes: Barcode 100002 is already used by item old in this store. Tipsi "
+            "refused the whole batch and applied none of it: correct the items named above in the catalog and "
+            "apply again.") in results["st0"].message
     assert results["st1"].status == "applied"
 
 
