@@ -119,6 +119,21 @@ async def test_persistent_5xx_marks_the_store_unknown_and_the_next_plan_goes_ful
     assert not (await harness.plan()).has_changes
 
 
+async def test_an_unknown_first_outcome_on_a_store_not_owned_is_followed_by_an_upsert_not_a_sync_clear(tmp_path):
+    harness = TipsiHarness(tmp_path / "p", stores=1, items=3, owned=False)
+    harness.emulator.load_seed({"stores": {"500": [{"external_id": "other", "barcodes": ["9"], "in_stock": 4}]}})
+    harness.emulator.faults.add(Fault(kind="unknown", path=SYNC.format(500), times=3))
+    results = await harness.apply(await harness.plan())
+    assert results["st0"].status == "unknown"
+    again = await harness.plan()
+    [store] = again.changed_stores
+    assert store.path == "full" and store.reason.startswith("the last outcome is unknown")
+    assert [a.kind for a in store.actions] == ["ext/sync"] and store.unseen == ""
+    assert (await harness.apply(again))["st0"].status == "applied"
+    assert harness.emulator.items(500)["other"]["in_stock"] == 4  # still never zeroed
+    assert not (await harness.plan()).has_changes
+
+
 async def test_persistent_rate_limit_fails_without_an_unknown_outcome(harness):
     plan = await harness.plan()
     harness.emulator.faults.add(Fault(kind="rate_limit", path=SYNC_CLEAR.format(500), times=3))

@@ -19,7 +19,7 @@ from reconciler.sdk import BackendError, InProcessTransport, RetrySettings, Stoc
 from reconciler.model import Product
 from reconciler_tipsi import mapping
 from reconciler_tipsi.client import TipsiClient
-from reconciler_tipsi.emulator import TipsiEmulator
+from reconciler_tipsi.emulator import ITEM_FIELDS, TipsiEmulator
 
 # The C# sample's StringContent, unescaped: the bytes the document sends.
 CSHARP_BODY = (b'[{"external_id": 10003, "barcodes": ["00123345"], "in_stock": 12}, '
@@ -57,6 +57,7 @@ def test_the_mapping_builds_the_document_s_batch_byte_for_byte():
     # What is really sent: the same items, compact, with the fields every catalog item has.
     sent = json.loads(encode_body(items))
     assert [{k: v for k, v in item.items() if k not in ("pos_item_name", "category")} for item in sent] == PYTHON_BATCH
+    assert all(set(item) <= ITEM_FIELDS and "id" not in item for item in sent)  # Tipsi's own id is never sent
 
 
 class RecordingTransport(InProcessTransport):

@@ -197,6 +197,15 @@ async def test_a_barcode_is_unique_per_store(emulator):
         assert (await sync(client, [item(2, "a")], store=99)).status_code == 200
 
 
+async def test_a_sent_barcode_list_replaces_the_item_s_list_and_frees_what_it_left_out(emulator):
+    async with session(emulator) as client:
+        await sync(client, [{**item(1, "a"), "barcodes": ["a", "b"]}])
+        assert (await sync(client, [item(2, "b")])).status_code == 400
+        await sync(client, [item(1, "a")])
+        assert (await sync(client, [item(2, "b")])).status_code == 200
+    assert emulator.items(STORE)["1"]["barcodes"] == ["a"]
+
+
 async def test_an_external_id_twice_in_a_batch_is_refused(emulator):
     async with session(emulator) as client:
         response = await sync(client, [item(1, "a"), item(1, "b")])

@@ -192,3 +192,26 @@ async def test_the_client_logs_in_again_only_once_per_attempt():
         await client.close()
     assert client.logins == 2
     assert [r["path"].rsplit("/", 1)[-1] for r in emulator.requests] == ["login", "sync", "login", "sync"]
+
+
+async def test_a_refused_csrf_token_costs_one_fresh_login_and_then_says_what_to_do(monkeypatch):
+    from reconciler_tipsi import emulator as tipsi_emulator
+
+    emulator = TipsiEmulator()
+    emulator.add_user("u", "secret-pw")
+    refusals = iter(["CSRF token incorrect."])
+    monkeypatch.setattr(tipsi_emulator, "csrf_failure", lambda request: next(refusals, None))
+    client = TipsiClient("http://t", "username", "u", "secret-pw", RetrySettings(attempts=1, backoff=0),
+                         InProcessTransport(emulator.app))
+    try:
+        assert (await client.patch("/api/rest/v001/store/1/ext/sync", b"[]")) == {
+            "created_items": 0, "updated_items": 0, "cleared_items": 0}
+        assert client.logins == 2
+        monkeypatch.setattr(tipsi_emulator, "csrf_failure", lambda request: "CSRF cookie not set.")
+        with pytest.raises(BackendError) as refused:
+            await client.patch("/api/rest/v001/store/1/ext/sync", b"[]")
+    finally:
+        await client.close()
+    assert str(refused.value) == (
+        "HTTP 403: CSRF Failed: CSRF cookie not set. Tipsi refused the CSRF token again after a fresh login: check "
+        "that the backend's url is the address Tipsi serves (Django compares the Referer with its own host).")
