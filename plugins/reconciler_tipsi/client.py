@@ -196,16 +196,16 @@ class TipsiClient:
                                              headers={"Content-Type": "application/json"})
         except httpx.TransportError as exc:
             raise _TryAgain(f"login failed ({type(exc).__name__})", processed_maybe=False) from None
+        cookies = {name: value for name, value in response.cookies.items()}
+        self._http.cookies.clear()
+        for value in cookies.values():  # before anything can quote them, refusals included
+            register_secret(value)
         if response.status_code == 429 or response.status_code >= 500:
             raise _TryAgain(f"login: HTTP {response.status_code} from Tipsi", processed_maybe=False)
         if response.status_code >= 400:
             detail = drf_error_text(_payload(response))
             raise BackendError(_with_advice(f"login refused (HTTP {response.status_code}): {detail}",
                                             f"Check the backend's {self._login_field} and password."))
-        cookies = {name: value for name, value in response.cookies.items()}
-        self._http.cookies.clear()
-        for value in cookies.values():
-            register_secret(value)
         if SESSION_COOKIE not in cookies:
             raise BackendError(f"login answered without a {SESSION_COOKIE} cookie")
         self._session = cookies
