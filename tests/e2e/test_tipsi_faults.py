@@ -153,6 +153,19 @@ async def test_a_drf_error_fails_the_store_with_tipsi_s_words(harness):
     assert results["st1"].status == "applied"
 
 
+async def test_the_provider_calls_only_login_sync_and_sync_clear(tmp_path):
+    # One batch instead of a PATCH per item, and nothing read: Tipsi's per-item and
+    # inventory endpoints are never called.
+    harness = TipsiHarness(tmp_path / "p", stores=1, items=4, owned=False)
+    await harness.apply(await harness.plan())
+    harness.set_stores({"st0": {"item1": 2, "item2": 3}})
+    await harness.apply(await harness.plan())
+    await harness.apply(await harness.plan(full=True))
+    calls = [(r["method"], r["path"]) for r in harness.emulator.requests]
+    assert set(calls) == {("POST", LOGIN), ("PATCH", SYNC.format(500))}
+    assert calls.count(("PATCH", SYNC.format(500))) == 3
+
+
 async def test_the_idempotency_key_is_sent_nowhere(harness):
     plan = await harness.plan()
     await harness.apply(plan)

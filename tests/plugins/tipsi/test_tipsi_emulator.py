@@ -164,6 +164,11 @@ async def test_stores_are_separate(emulator):
     ({"price": "12.505"}, "price"),
     ({"price": "abc"}, "price"),
     ({"colour": "red"}, "colour"),
+    ({"name": "Sancerre"}, "name"),  # Tipsi items have no name: pos_item_name
+    ({"special_price": "1.234"}, "special_price"),
+    ({"special_price_on": "yes"}, "special_price_on"),
+    ({"special_price_amount": 1.5}, "special_price_amount"),
+    ({"unit_size": 750}, "unit_size"),
     ({"external_id": None}, "external_id"),
 ])
 async def test_bad_fields_are_per_item_drf_errors_and_change_nothing(emulator, bad, field):
