@@ -215,12 +215,16 @@ def safety_check(
     max_removed_share: float,
     max_unavailable_share: float,
     more_violations: list[str] = (),
+    unseen_base: bool = False,
 ) -> SafetyCheck:
     """Shares of a store's products that the plan removes or makes unavailable.
 
     The base is what the store holds now: a 7-product menu losing 6 is 86% removed,
     whatever the size of the store. `more_violations` are the planner's findings that are
-    not shares (a first contact that would clear unseen contents).
+    not shares (a first contact that would clear unseen contents). With `unseen_base` (a
+    first contact with a store the reconciler does not own) what the store holds is
+    unknown, and it may offer the very products the plan names: each one sent unavailable
+    counts, out of those the plan sends.
     """
     total = len(observed)
     removed = sum(1 for c in changes if c.op == "delete")
@@ -228,6 +232,9 @@ def safety_check(
         1 for c in changes
         if c.op == "update" and available(c.old) and not available(c.new)
     )
+    if unseen_base and not total:
+        total = len(desired)
+        unavailable += sum(1 for c in changes if c.op == "create" and not available(c.new))
     removed_share = removed / total if total else 0.0
     unavailable_share = unavailable / total if total else 0.0
     empties = total > 0 and not desired
@@ -242,6 +249,7 @@ def safety_check(
         violations.append(
             f"makes {unavailable} of {total} products unavailable ({unavailable_share:.0%}), "
             f"more than max_unavailable_share {max_unavailable_share:.0%}"
+            + (" (the backend may offer them now: the reconciler has never seen this store)" if unseen_base else "")
         )
     violations.extend(more_violations)
     return SafetyCheck(

@@ -305,6 +305,7 @@ def _plan_store(plan_id: str, created: datetime, project_safety: Safety, target:
         observed.resources, desired.resources, changes, provider.available,
         thresholds.max_removed_share, thresholds.max_unavailable_share,
         more_violations=extra_violations,
+        unseen_base=first_contact and not owned,
     )
     set_keys = {key for action in program.actions for key in action.effect.set}
     warnings = notes + list(program.warnings)

@@ -2,7 +2,9 @@
 
 Both sync calls are idempotent UPSERTs (sync_clear too: the same full set gives the same
 result), so timeouts, 5xx and broken connections are retried with the same body. 4xx
-answers are final and carry Django REST framework error bodies.
+answers are final and carry Django REST framework error bodies, shown with the items
+they name and what to do. The session cookie and CSRF token are credentials: they are
+registered with the redactor the moment the login answer is read.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from reconciler.sdk import BackendError, OutcomeUnknown, RetrySettings
+from reconciler.sdk import BackendError, OutcomeUnknown, RetrySettings, register_secret
 
 from .mapping import LOGIN_PATH
 
@@ -30,8 +32,12 @@ class _TryAgain(Exception):
         self.processed_maybe = processed_maybe
 
 
-def drf_error_text(body: Any) -> str:
-    """Django REST framework errors as one line: `[1].in_stock: A valid integer is required.`"""
+def drf_error_text(body: Any, items: list[str] | None = None) -> str:
+    """Django REST framework errors as one line: `item 10005: in_stock: A valid integer is required.`
+
+    `items` names the batch's items (their external ids), so per-item errors say which
+    item they are about rather than its index.
+    """
     parts: list[str] = []
 
     def walk(value: Any, where: str) -> None:
@@ -50,8 +56,51 @@ def drf_error_text(body: Any) -> str:
         else:
             parts.append(f"{where}: {value}" if where else str(value))
 
-    walk(body, "")
+    if isinstance(body, list) and items is not None and len(body) == len(items):
+        for name, inner in zip(items, body):
+            if inner:
+                start = len(parts)
+                walk(inner, "")
+                parts[start:] = [f"item {name}: {part}" for part in parts[start:]]
+    else:
+        walk(body, "")
     return "; ".join(parts) or "request rejected"
+
+
+def what_to_do(status: int, body: Any, text: str) -> str:
+    """The next step after a final refusal, in sentences a catalog author can act on."""
+    if status == 400 and isinstance(body, list):
+        advice = ("Tipsi refused the whole batch and applied none of it: correct the items named above in the "
+                  "catalog and apply again.")
+        if "(no external_id)" in text:
+            advice += (" An item Tipsi holds without an external_id (an older barcode-keyed item) keeps its "
+                       "barcodes until it gets its external_id through Tipsi's old barcode sync, as the migration "
+                       "section of Tipsi's POS sync document says.")
+        return advice
+    if status in (401, 403) and "CSRF" in text:
+        return ("Tipsi refused the CSRF token again after a fresh login: check that the backend's url is the "
+                "address Tipsi serves (Django compares the Referer with its own host).")
+    if status in (401, 403):
+        return "Tipsi refused the session again after a fresh login: check that this user may sync the store."
+    if status == 404:
+        return "Check the store_id of the store's Tipsi binding."
+    return ""
+
+
+def _with_advice(message: str, advice: str) -> str:
+    if not advice:
+        return message
+    return f"{message}{'' if message.endswith('.') else '.'} {advice}"
+
+
+def _payload(response: httpx.Response) -> Any:
+    """The answer's JSON; a short text as it is; else a description. Never a cut text: a
+    secret echoed by the server and cut in two would no longer be recognised and masked."""
+    try:
+        return json.loads(response.content) if response.content else {}
+    except ValueError:
+        text = response.text.strip()
+        return text if len(text) <= 300 else f"a non-JSON answer of {len(response.content)} bytes"
 
 
 class TipsiClient:
@@ -68,8 +117,10 @@ class TipsiClient:
     async def close(self) -> None:
         await self._http.aclose()
 
-    async def patch(self, path: str, body: bytes) -> dict[str, Any]:
-        """PATCH a JSON array; return the answer's counts. BackendError / OutcomeUnknown."""
+    async def patch(self, path: str, body: bytes, items: list[str] | None = None) -> dict[str, Any]:
+        """PATCH a JSON array; return the answer's counts. BackendError / OutcomeUnknown.
+
+        `items` are the batch's external ids, to name them in Tipsi's per-item errors."""
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._retry.attempts),
             wait=wait_exponential(multiplier=self._retry.backoff, max=self._retry.max_backoff),
@@ -81,7 +132,7 @@ class TipsiClient:
             async for attempt in retrying:
                 with attempt:
                     try:
-                        return await self._attempt(path, body, attempt.retry_state.attempt_number)
+                        return await self._attempt(path, body, items, attempt.retry_state.attempt_number)
                     except _TryAgain as exc:
                         processed_maybe = processed_maybe or exc.processed_maybe
                         raise
@@ -91,7 +142,7 @@ class TipsiClient:
             raise OutcomeUnknown(f"{exc}; no final answer after {self._retry.attempts} attempts") from None
         raise AssertionError("unreachable: tenacity either returns or raises")
 
-    async def _attempt(self, path: str, body: bytes, number: int) -> dict[str, Any]:
+    async def _attempt(self, path: str, body: bytes, items: list[str] | None, number: int) -> dict[str, Any]:
         if not self._session:
             await self._log_in()
         response = await self._send(path, body, number)
@@ -101,7 +152,7 @@ class TipsiClient:
             self._session = {}
             await self._log_in()
             response = await self._send(path, body, number)
-        return self._answer(path, response, number)
+        return self._answer(path, response, items, number)
 
     async def _send(self, path: str, body: bytes, number: int) -> httpx.Response:
         headers = {"Content-Type": "application/json"}
@@ -119,19 +170,18 @@ class TipsiClient:
             log.warning("%s attempt %d: %s", path, number, type(exc).__name__)
             raise _TryAgain(f"connection failed ({type(exc).__name__})") from None
 
-    def _answer(self, path: str, response: httpx.Response, number: int) -> dict[str, Any]:
+    def _answer(self, path: str, response: httpx.Response, items: list[str] | None, number: int) -> dict[str, Any]:
         status = response.status_code
         if status == 429:
             raise _TryAgain("HTTP 429 from Tipsi (rate limited)", processed_maybe=False)
         if status >= 500:
             log.warning("%s attempt %d: HTTP %d", path, number, status)
             raise _TryAgain(f"HTTP {status} from Tipsi")
-        try:
-            payload = json.loads(response.content) if response.content else {}
-        except ValueError:
-            payload = response.text
+        payload = _payload(response)
         if status >= 400:
-            raise BackendError(f"HTTP {status}: {drf_error_text(payload)}", code=str(status))
+            text = drf_error_text(payload, items)
+            advice = what_to_do(status, payload, text)
+            raise BackendError(_with_advice(f"HTTP {status}: {text}", advice))
         if not isinstance(payload, dict):
             raise BackendError(f"unexpected answer (HTTP {status}): not a JSON object")
         return payload
@@ -146,18 +196,18 @@ class TipsiClient:
                                              headers={"Content-Type": "application/json"})
         except httpx.TransportError as exc:
             raise _TryAgain(f"login failed ({type(exc).__name__})", processed_maybe=False) from None
+        cookies = {name: value for name, value in response.cookies.items()}
+        self._http.cookies.clear()
+        for value in cookies.values():  # before anything can quote them, refusals included
+            register_secret(value)
         if response.status_code == 429 or response.status_code >= 500:
             raise _TryAgain(f"login: HTTP {response.status_code} from Tipsi", processed_maybe=False)
         if response.status_code >= 400:
-            try:
-                detail = drf_error_text(response.json())
-            except ValueError:
-                detail = response.text[:200]
-            raise BackendError(f"login refused (HTTP {response.status_code}): {detail}", code="login")
-        cookies = {name: value for name, value in response.cookies.items()}
-        self._http.cookies.clear()
+            detail = drf_error_text(_payload(response))
+            raise BackendError(_with_advice(f"login refused (HTTP {response.status_code}): {detail}",
+                                            f"Check the backend's {self._login_field} and password."))
         if SESSION_COOKIE not in cookies:
-            raise BackendError(f"login answered without a {SESSION_COOKIE} cookie", code="login")
+            raise BackendError(f"login answered without a {SESSION_COOKIE} cookie")
         self._session = cookies
         self.logins += 1
         log.info("logged in to Tipsi (%d)", self.logins)

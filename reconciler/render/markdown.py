@@ -55,28 +55,34 @@ def render_markdown(plan: Plan, limit: int = COMMENT_LIMIT, price_alert: float =
     out.add(MARKER)
     out.add(f"### Reconciler plan `{plan.plan_id}`\n")
     changed = plan.changed_stores
-    if not changed:
+    # A store with nothing to send is still shown when it has notes: a drift that no
+    # request can fix (a field the backend cannot clear) must stay visible.
+    noted = [s for s in plan.stores if not s.has_changes and s.warnings]
+    if not changed and not noted:
         out.add("**No changes.** The backends match the catalog.")
         return "\n".join(out.parts) + "\n"
-    totals = plan.totals()
-    unavailable = sum(1 for s in changed for m in s.availability_moves if not m.available)
-    out.add(
-        f"**{totals['stores']}** store(s) change: **{totals['create']}** to create, **{totals['update']}** to update, "
-        f"**{totals['delete']}** to remove, **{unavailable}** to mark unavailable; "
-        f"**{totals['requests']}** request(s), {size(totals['bytes'])}.\n"
-    )
-    out.add("| backend | store | path | create | update | remove | availability | requests | bytes |\n"
-            "|---|---|---|---:|---:|---:|---:|---:|---:|")
-    for store in changed:
-        c = store.counts()
-        out.add(f"| {_cell(store.backend)} | {_cell(store.store)} | {store.path} | {c['create']} | {c['update']} | "
-                f"{c['delete']} | {len(store.availability_moves)} | {store.requests} | {store.bytes} |", "summary rows")
-    attention = [line for store in changed for line in _attention(store, price_alert)]
+    if changed:
+        totals = plan.totals()
+        unavailable = sum(1 for s in changed for m in s.availability_moves if not m.available)
+        out.add(
+            f"**{totals['stores']}** store(s) change: **{totals['create']}** to create, **{totals['update']}** to update, "
+            f"**{totals['delete']}** to remove, **{unavailable}** to mark unavailable; "
+            f"**{totals['requests']}** request(s), {size(totals['bytes'])}.\n"
+        )
+        out.add("| backend | store | path | create | update | remove | availability | requests | bytes |\n"
+                "|---|---|---|---:|---:|---:|---:|---:|---:|")
+        for store in changed:
+            c = store.counts()
+            out.add(f"| {_cell(store.backend)} | {_cell(store.store)} | {store.path} | {c['create']} | {c['update']} | "
+                    f"{c['delete']} | {len(store.availability_moves)} | {store.requests} | {store.bytes} |", "summary rows")
+    else:
+        out.add("**Nothing to send.**")
+    attention = [line for store in changed + noted for line in _attention(store, price_alert)]
     out.add("\n#### Needs attention\n" if attention else "\nNothing needs special attention.\n")
     for line in attention:
         out.add(f"- {line}", "attention items")
     out.add("")
-    for store in changed:
+    for store in changed + noted:
         out.add(_details(store, price_alert), "stores' details")
     if out.left_out:
         what = ", ".join(f"{n} {kind}" for kind, n in out.left_out.items())

@@ -25,8 +25,11 @@ def render_text(plan: Plan, color: bool = False) -> str:
     changed = plan.changed_stores
     out(("bold", f"Plan {plan.plan_id}"), f" for {plan.project}: "
         f"{len(plan.stores)} store binding{'s' * (len(plan.stores) != 1)}, {len(changed)} with changes")
+    noted = [s for s in plan.stores if not s.has_changes and s.warnings]
     for store in plan.stores:
-        if not store.has_changes:
+        # A store with nothing to send is still shown when it has notes: a drift that no
+        # request can fix (a field the backend cannot clear) must stay visible.
+        if not store.has_changes and not store.warnings:
             continue
         out()
         out(("bold", store_title(store)), f" (id {store.remote_id} on {store.provider}): ",
@@ -54,7 +57,9 @@ def render_text(plan: Plan, color: bool = False) -> str:
             out("  ", ("bold red", f"safety: {violation}"))
     totals = plan.totals()
     out()
-    if not changed:
+    if not changed and noted:
+        out(("yellow", "Nothing to send."), " See the notes above.")
+    elif not changed:
         out(("green", "No changes."), " The backends match the catalog.")
     else:
         out(("bold", "Plan:"), f" {totals['create']} to create, {totals['update']} to update, "

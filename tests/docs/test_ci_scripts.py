@@ -43,7 +43,7 @@ def git(project: Path, *args: str) -> str:
 def cafe(tmp_path: Path) -> ProjectRunner:
     """A one-store catalog in a git repository, its state in tmp_path/state.db."""
     project = ProjectRunner(tmp_path / "cafe")
-    project.write("reconciler.yaml", 'backends:\n  demo: {provider: dstore, url: "emulator://", pos_account_id: bk}\n')
+    project.write("reconciler.yaml", 'backends:\n  demo: {provider: dstore, url: "emulator://", pos_account_id: bk, owned: true}\n')
     project.write("menu.yaml", MENU.format(SEVEN))
     project.write("stores.yaml", "stores:\n  cafe: {name: Cafe, menu: m, backends: {demo: {store_id: c1}}}\n")
     project.write(".gitignore", ".reconciler/\nreconciler-ci/\nplan.json\n")

@@ -98,7 +98,7 @@ async def test_a_partly_applied_plan_resumes_only_with_the_actions_it_started(tm
     store = plan.stores[0]
     assert [a.kind for a in store.actions] == ["syncProduct.status"] * 3
     # The second batch is refused for good: the first is recorded, the store stopped.
-    harness.emulator.faults.add(Fault(kind="http_error", path="/v2/pos/syncProduct", status=400,
+    harness.emulator.faults.add(Fault(kind="result", code="PROCESS_FAIL", path="/v2/pos/syncProduct",
                                       match='"posProductId":"item18"'))
     assert (await harness.apply(plan))["st0"].status == "failed"
     raw = plan.model_dump(mode="json")

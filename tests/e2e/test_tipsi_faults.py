@@ -68,7 +68,7 @@ async def test_a_session_expiring_mid_apply_costs_one_login(tmp_path):
     assert results["st0"].status == "applied"
     sent = harness.emulator.requests[before:]
     assert [(r["path"].rsplit("/", 1)[-1], r["status"]) for r in sent] == [
-        ("login", 200), ("sync", 200), ("sync", 401), ("login", 200), ("sync", 200), ("sync", 200)]
+        ("login", 200), ("sync", 200), ("sync", 403), ("login", 200), ("sync", 200), ("sync", 200)]
     assert not (await harness.plan()).has_changes
 
 
@@ -119,6 +119,21 @@ async def test_persistent_5xx_marks_the_store_unknown_and_the_next_plan_goes_ful
     assert not (await harness.plan()).has_changes
 
 
+async def test_an_unknown_first_outcome_on_a_store_not_owned_is_followed_by_an_upsert_not_a_sync_clear(tmp_path):
+    harness = TipsiHarness(tmp_path / "p", stores=1, items=3, owned=False)
+    harness.emulator.load_seed({"stores": {"500": [{"external_id": "other", "barcodes": ["9"], "in_stock": 4}]}})
+    harness.emulator.faults.add(Fault(kind="unknown", path=SYNC.format(500), times=3))
+    results = await harness.apply(await harness.plan())
+    assert results["st0"].status == "unknown"
+    again = await harness.plan()
+    [store] = again.changed_stores
+    assert store.path == "full" and store.reason.startswith("the last outcome is unknown")
+    assert [a.kind for a in store.actions] == ["ext/sync"] and store.unseen == ""
+    assert (await harness.apply(again))["st0"].status == "applied"
+    assert harness.emulator.items(500)["other"]["in_stock"] == 4  # still never zeroed
+    assert not (await harness.plan()).has_changes
+
+
 async def test_persistent_rate_limit_fails_without_an_unknown_outcome(harness):
     plan = await harness.plan()
     harness.emulator.faults.add(Fault(kind="rate_limit", path=SYNC_CLEAR.format(500), times=3))
@@ -132,8 +147,23 @@ async def test_a_drf_error_fails_the_store_with_tipsi_s_words(harness):
     harness.emulator.load_seed({"stores": {"500": [{"external_id": "old", "barcodes": ["100002"], "in_stock": 0}]}})
     results = await harness.apply(await harness.plan())
     assert results["st0"].status == "failed"
-    assert "HTTP 400: [2].barcodes: Barcode 100002 is already used by item old in this store." in results["st0"].message
+    assert ("HTTP 400: item item2: barcodes: Barcode 100002 is already used by item old in this store. Tipsi "
+            "refused the whole batch and applied none of it: correct the items named above in the catalog and "
+            "apply again.") in results["st0"].message
     assert results["st1"].status == "applied"
+
+
+async def test_the_provider_calls_only_login_sync_and_sync_clear(tmp_path):
+    # One batch instead of a PATCH per item, and nothing read: Tipsi's per-item and
+    # inventory endpoints are never called.
+    harness = TipsiHarness(tmp_path / "p", stores=1, items=4, owned=False)
+    await harness.apply(await harness.plan())
+    harness.set_stores({"st0": {"item1": 2, "item2": 3}})
+    await harness.apply(await harness.plan())
+    await harness.apply(await harness.plan(full=True))
+    calls = [(r["method"], r["path"]) for r in harness.emulator.requests]
+    assert set(calls) == {("POST", LOGIN), ("PATCH", SYNC.format(500))}
+    assert calls.count(("PATCH", SYNC.format(500))) == 3
 
 
 async def test_the_idempotency_key_is_sent_nowhere(harness):

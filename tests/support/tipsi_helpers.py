@@ -59,7 +59,7 @@ class TipsiHarness:
         self.set_stores({f"st{n}": {} for n in range(stores)})
 
     def set_menu(self, items: int) -> None:
-        lines = [f'      item{i}: {{name: item {i}, price: "{i}.50", barcodes: ["{100000 + i}"]}}' for i in range(items)]
+        lines = [f'      item{i}: {{name: item {i}, price: "{i}.50", barcodes: ["{100000 + i}"], category: drink}}' for i in range(items)]
         (self.root / "menu.yaml").write_text("menus:\n  m:\n    currency: USD\n    products:\n" + "\n".join(lines) + "\n")
 
     def set_stores(self, stock: dict[str, dict[str, int]]) -> None:

@@ -27,11 +27,17 @@ def http(emulator, timeout: float = 5.0) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=InProcessTransport(emulator.app), base_url="http://tipsi.test", timeout=timeout)
 
 
+async def log_in(client: httpx.AsyncClient) -> None:
+    """Log in as a browser would: the cookies go back, the CSRF token in X-CSRFToken."""
+    response = await client.post(LOGIN, json={"username": "shop", "password": "pw"})
+    assert response.status_code == 200
+    client.headers["X-CSRFToken"] = response.cookies["csrftoken"]
+
+
 @contextlib.asynccontextmanager
 async def session(emulator, timeout: float = 5.0):
     async with http(emulator, timeout) as client:
-        response = await client.post(LOGIN, json={"username": "shop", "password": "pw"})
-        assert response.status_code == 200
+        await log_in(client)
         yield client
 
 
@@ -40,7 +46,7 @@ async def sync(client, batch, clear=False, store=STORE) -> httpx.Response:
 
 
 def item(external_id, barcode, in_stock=1, **extra):
-    return {"external_id": external_id, "barcodes": [barcode], "in_stock": in_stock, **extra}
+    return {"external_id": external_id, "barcodes": [barcode], "in_stock": in_stock, "category": "wine", **extra}
 
 
 # --- login and sessions -----------------------------------------------------------------
@@ -52,6 +58,7 @@ async def test_login_takes_username_or_email_and_sets_a_session_cookie(emulator,
         response = await client.post(LOGIN, json=payload)
         assert response.status_code == 200
         assert "sessionid" in response.cookies and "csrftoken" in response.cookies
+        client.headers["X-CSRFToken"] = response.cookies["csrftoken"]
         assert (await sync(client, [item(1, "a")])).status_code == 200
 
 
@@ -71,10 +78,14 @@ async def test_a_wrong_password_is_a_drf_400(emulator):
     assert list(response.json()) == ["non_field_errors"]
 
 
-async def test_sync_without_a_session_is_401(emulator):
+@pytest.mark.parametrize("status", [403, 401])
+async def test_sync_without_a_session_is_refused_as_drf_does(status):
+    # 403 when session authentication comes first (DRF's answer), 401 with a token
+    # authenticator first: configurable, the client takes both alike.
+    emulator = TipsiEmulator(unauthenticated_status=status)
     async with http(emulator) as client:
         response = await sync(client, [item(1, "a")])
-    assert response.status_code == 401
+    assert response.status_code == status
     assert response.json() == {"detail": "Authentication credentials were not provided."}
     assert emulator.items(STORE) == {}
 
@@ -83,8 +94,8 @@ async def test_expired_sessions_are_refused_until_the_next_login(emulator):
     async with session(emulator) as client:
         assert emulator.session_count == 1
         assert emulator.expire_sessions() == 1
-        assert (await sync(client, [item(1, "a")])).status_code == 401
-        await client.post(LOGIN, json={"username": "shop", "password": "pw"})
+        assert (await sync(client, [item(1, "a")])).status_code == 403
+        await log_in(client)
         assert (await sync(client, [item(1, "a")])).status_code == 200
 
 
@@ -92,7 +103,7 @@ async def test_sessions_can_be_expired_through_the_inspection_api(emulator):
     async with session(emulator) as client:
         assert (await client.get("/_emulator/sessions")).json() == {"sessions": 1}
         assert (await client.delete("/_emulator/sessions")).json() == {"expired": 1}
-        assert (await sync(client, [item(1, "a")])).status_code == 401
+        assert (await sync(client, [item(1, "a")])).status_code == 403
 
 
 # --- UPSERT and sync_clear --------------------------------------------------------------
@@ -104,7 +115,7 @@ async def test_sync_upserts_by_external_id_and_creates_unmatched_items(emulator)
     assert response.json() == {"created_items": 1, "updated_items": 1, "cleared_items": 0}
     items = emulator.items(STORE)
     assert items["10003"] == {"matched": True, "external_id": "10003", "barcodes": ["00123345"],
-                              "in_stock": 12, "pos_item_name": "old name"}  # omitted fields stay
+                              "in_stock": 12, "pos_item_name": "old name", "category": "wine"}  # omitted fields stay
     assert items["10005"]["matched"] is False
 
 
@@ -153,6 +164,11 @@ async def test_stores_are_separate(emulator):
     ({"price": "12.505"}, "price"),
     ({"price": "abc"}, "price"),
     ({"colour": "red"}, "colour"),
+    ({"name": "Sancerre"}, "name"),  # Tipsi items have no name: pos_item_name
+    ({"special_price": "1.234"}, "special_price"),
+    ({"special_price_on": "yes"}, "special_price_on"),
+    ({"special_price_amount": 1.5}, "special_price_amount"),
+    ({"unit_size": 750}, "unit_size"),
     ({"external_id": None}, "external_id"),
 ])
 async def test_bad_fields_are_per_item_drf_errors_and_change_nothing(emulator, bad, field):
@@ -186,11 +202,163 @@ async def test_a_barcode_is_unique_per_store(emulator):
         assert (await sync(client, [item(2, "a")], store=99)).status_code == 200
 
 
+async def test_a_sent_barcode_list_replaces_the_item_s_list_and_frees_what_it_left_out(emulator):
+    async with session(emulator) as client:
+        await sync(client, [{**item(1, "a"), "barcodes": ["a", "b"]}])
+        assert (await sync(client, [item(2, "b")])).status_code == 400
+        await sync(client, [item(1, "a")])
+        assert (await sync(client, [item(2, "b")])).status_code == 200
+    assert emulator.items(STORE)["1"]["barcodes"] == ["a"]
+
+
 async def test_an_external_id_twice_in_a_batch_is_refused(emulator):
     async with session(emulator) as client:
         response = await sync(client, [item(1, "a"), item(1, "b")])
     assert response.status_code == 400
     assert "external_id" in response.json()[1]
+
+
+@pytest.mark.parametrize("bad, field, message", [
+    ({"price": None}, "price", "This field may not be null."),
+    ({"unit_size": None}, "unit_size", "This field may not be null."),
+    ({"category": None}, "category", "This field may not be null."),
+    ({"unit_size": ""}, "unit_size", "This field may not be blank."),
+    ({"pos_item_name": "  "}, "pos_item_name", "This field may not be blank."),
+    ({"category": ""}, "category", '"" is not a valid choice.'),
+    ({"pos_item_name": "x" * 256}, "pos_item_name", "Ensure this field has no more than 255 characters."),
+    ({"in_stock": 2**31}, "in_stock", "Ensure this value is less than or equal to 2147483647."),
+    ({"barcodes": []}, "barcodes", "This list may not be empty."),
+    ({"barcodes": ["a", "a"]}, "barcodes", "A barcode is listed twice."),
+])
+async def test_no_value_clears_a_field_and_text_has_limits(emulator, bad, field, message):
+    # Tipsi keeps what a sync leaves out, and no value clears a field: this is why the
+    # provider records what Tipsi still holds when the catalog drops a field.
+    async with session(emulator) as client:
+        await sync(client, [item(1, "a", unit_size="750ml", price="9.00")])
+        response = await sync(client, [{**item(1, "a"), **bad}])
+    assert response.status_code == 400
+    assert response.json() == [{field: [message]}]
+    assert emulator.items(STORE)["1"]["unit_size"] == "750ml"
+
+
+async def test_a_blank_barcode_is_a_nested_drf_error(emulator):
+    async with session(emulator) as client:
+        response = await sync(client, [{**item(1, "a"), "barcodes": ["a", ""]}])
+    assert response.json() == [{"barcodes": {"1": ["This field may not be blank."]}}]
+
+
+async def test_a_new_item_needs_barcodes_and_a_category_and_an_update_needs_neither(emulator):
+    async with session(emulator) as client:
+        bare = await sync(client, [{"external_id": 5, "in_stock": 3}])
+        assert bare.status_code == 400
+        assert bare.json() == [{"barcodes": ["This field is required."], "category": ["This field is required."]}]
+        assert (await sync(client, [item(5, "b5")])).status_code == 200
+        update = await sync(client, [{"external_id": 5, "in_stock": 7}])
+    assert update.json() == {"created_items": 0, "updated_items": 1, "cleared_items": 0}
+    assert emulator.items(STORE)["5"]["category"] == "wine"
+
+
+async def test_the_category_rule_is_configurable(emulator):
+    emulator.require_category = False  # the document's own sample creates 10005 without one
+    async with session(emulator) as client:
+        assert (await sync(client, [{"external_id": 5, "barcodes": ["b"], "in_stock": 3}])).status_code == 200
+
+
+# --- CSRF and media types ---------------------------------------------------------------
+
+@pytest.mark.parametrize("headers, cookie, reason", [
+    ({}, True, "CSRF token missing."),
+    ({"X-CSRFToken": "0" * 32}, True, "CSRF token incorrect."),
+    ({"X-CSRFToken": "0" * 32}, False, "CSRF cookie not set."),
+    ({"Origin": "http://evil.example"}, True, "Origin checking failed - http://evil.example does not match any trusted origins."),
+])
+async def test_an_unsafe_request_of_a_session_must_pass_django_s_csrf_check(emulator, headers, cookie, reason):
+    async with http(emulator) as client:
+        await log_in(client)
+        token = client.headers.pop("X-CSRFToken")
+        client.headers.update({k: (token if v is None else v) for k, v in headers.items()})
+        if not cookie:
+            client.cookies.delete("csrftoken")
+        response = await sync(client, [item(1, "a")])
+    assert response.status_code == 403
+    assert response.json() == {"detail": f"CSRF Failed: {reason}"}
+    assert emulator.items(STORE) == {}
+
+
+async def test_over_https_the_referer_must_be_tipsi_itself(emulator):
+    async with httpx.AsyncClient(transport=InProcessTransport(emulator.app), base_url="https://tipsi.test") as client:
+        await log_in(client)
+        assert (await sync(client, [item(1, "a")])).json() == {"detail": "CSRF Failed: Referer checking failed - no Referer."}
+        client.headers["Referer"] = "https://elsewhere.test/"
+        foreign = await sync(client, [item(1, "a")])
+        assert foreign.json() == {"detail": "CSRF Failed: Referer checking failed - https://elsewhere.test/ "
+                                            "does not match any trusted origins."}
+        client.headers["Referer"] = "https://tipsi.test/"
+        assert (await sync(client, [item(1, "a")])).status_code == 200
+
+
+async def test_a_login_is_csrf_checked_only_when_it_carries_a_live_session(emulator):
+    async with http(emulator) as client:
+        await log_in(client)
+        del client.headers["X-CSRFToken"]
+        again = await client.post(LOGIN, json={"username": "shop", "password": "pw"})
+        assert again.json() == {"detail": "CSRF Failed: CSRF token missing."}
+        emulator.expire_sessions()
+        assert (await client.post(LOGIN, json={"username": "shop", "password": "pw"})).status_code == 200
+
+
+@pytest.mark.parametrize("path", [LOGIN, SYNC.format(STORE)])
+async def test_bodies_are_json_only(emulator, path):
+    async with session(emulator) as client:
+        method = client.post if path == LOGIN else client.patch
+        form = await method(path, content=b"username=shop&password=pw",
+                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert form.status_code == 415
+        assert form.json() == {"detail": 'Unsupported media type "application/x-www-form-urlencoded" in request.'}
+        broken = await method(path, content=b"[{", headers={"Content-Type": "application/json"})
+    assert broken.status_code == 400
+    assert broken.json()["detail"].startswith("JSON parse error - ")
+
+
+# --- older barcode-keyed items ----------------------------------------------------------
+
+OLD_ITEMS = {"stores": {str(STORE): [
+    {"external_id": 10003, "barcodes": ["00123345"], "in_stock": 3},
+    {"id": 17, "barcodes": ["08123456"], "in_stock": 9, "pos_item_name": "Sparkling Water"},
+]}}
+
+
+async def test_a_barcode_keyed_item_keeps_its_barcode_until_it_is_migrated(emulator):
+    emulator.load_seed(OLD_ITEMS)
+    async with session(emulator) as client:
+        response = await sync(client, [item(10003, "00123345", 12), item(10005, "08123456", 33)])
+    assert response.status_code == 400
+    assert response.json() == [{}, {"barcodes": ["Barcode 08123456 is already used by item 17 (no external_id) "
+                                                 "in this store."]}]
+    assert emulator.items(STORE)["10003"]["in_stock"] == 3
+    assert emulator.barcode_items_of(STORE) == [{"matched": True, "id": 17, "barcodes": ["08123456"], "in_stock": 9,
+                                                 "pos_item_name": "Sparkling Water"}]
+
+
+async def test_a_barcode_keyed_item_can_be_adopted_by_a_new_external_id_when_configured(emulator):
+    emulator.adopt_barcode_items = True
+    emulator.load_seed(OLD_ITEMS)
+    async with session(emulator) as client:
+        response = await sync(client, [item(10005, "08123456", 33)])
+    assert response.json() == {"created_items": 0, "updated_items": 1, "cleared_items": 0}
+    assert emulator.barcode_items_of(STORE) == []
+    assert emulator.items(STORE)["10005"] == {"matched": True, "external_id": "10005", "barcodes": ["08123456"],
+                                              "in_stock": 33, "pos_item_name": "Sparkling Water", "category": "wine"}
+
+
+async def test_sync_clear_zeroes_barcode_keyed_items_too_and_sync_leaves_them(emulator):
+    emulator.load_seed(OLD_ITEMS)
+    async with session(emulator) as client:
+        kept = await sync(client, [item(10003, "00123345", 12)])
+        assert kept.json()["cleared_items"] == 0 and emulator.barcode_items_of(STORE)[0]["in_stock"] == 9
+        cleared = await sync(client, [item(10003, "00123345", 12)], clear=True)
+    assert cleared.json() == {"created_items": 0, "updated_items": 1, "cleared_items": 1}
+    assert emulator.barcode_items_of(STORE)[0]["in_stock"] == 0
 
 
 # --- faults -----------------------------------------------------------------------------
