@@ -69,7 +69,8 @@ def test_a_409_is_shown_as_miPOS_wrote_it(kitchen):
     result = kitchen.run("apply", "--auto-approve")
     assert result.exit_code == 1
     assert ("mipos/kitchen: failed, 1 request - action 1 (system/sync): HTTP 409: The third_party_id does not have an "
-            "Inventory System role or does not exist.") in result.output
+            "Inventory System role or does not exist. (what to do: check user_id_tps and inventory_system_id in "
+            "reconciler.yaml)") in result.output
 
 
 def test_missing_cost_and_stock_are_refused_before_anything_is_sent(kitchen):
@@ -145,7 +146,7 @@ def test_a_store_not_integrated_fails_with_the_documents_message_and_what_to_do(
 
 
 def test_the_plan_says_which_time_zone_dates_the_movements(kitchen):
-    kitchen.edit("reconciler.yaml", "    owned: true\n", "    owned: true\n    timezone: America/Mexico_City\n")
+    kitchen.edit("reconciler.yaml", "timezone: UTC", "timezone: America/Mexico_City")
     assert kitchen.run("apply", "--auto-approve").exit_code == 0
     kitchen.edit(INVENTORY, "item_abc456: 5.50", "item_abc456: 4")
     plan = kitchen.run("plan", "--format", "json")

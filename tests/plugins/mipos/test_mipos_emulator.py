@@ -98,6 +98,36 @@ def test_success_bodies_are_the_documents():
                                                        "data": None})
 
 
+def test_the_409_checks_go_in_the_documents_order():
+    """Store, account, integration, store link, one at a time, in the order the document
+    lists their messages; then the data rules, all at once."""
+    emulator = MiPOSEmulator(account=dict(ACCOUNT))
+    emulator.seed_store("12", integrated=False, linked=False)
+    wrong = {**SYNC_REQUEST, "user_id_tps": "31", "items": [{**ITEM, "name": "", "cost": None}]}
+    assert emulator.sync("13", wrong)[1]["message"] == ["You don't have this store available."]
+    assert emulator.sync("12", wrong)[1]["message"] == [
+        "The third_party_id does not have an Inventory System role or does not exist."]
+    wrong["user_id_tps"] = "30"
+    assert emulator.sync("12", wrong)[1]["message"] == [
+        "No integration record was found between this user store and the third party system."]
+    emulator.seed_store("12", linked=False)
+    assert emulator.sync("12", wrong)[1]["message"] == ["External id not found for this store in the inventory system."]
+    emulator.seed_store("12")
+    assert emulator.sync("12", wrong)[1]["message"] == ["The item must have a name.", "The item must have a cost."]
+    move = {**MOVE_REQUEST, "inventory_system_id": "other", "external_id": "zz"}
+    emulator.seed_store("12", items=[ITEM], integrated=False)
+    emulator.configure(stock_relay="not_registered")
+    assert emulator.stock_update("12", move)[1]["message"] == ["This user_id_tps does not own this inventory system."]
+    move["inventory_system_id"] = ACCOUNT["inventory_system_id"]
+    assert emulator.stock_update("12", move)[1]["message"] == [
+        "No integration record was found between this user store and the third party system."]
+    emulator.seed_store("12", items=[ITEM])
+    assert emulator.stock_update("12", move)[1]["message"] == [
+        "External id not found for this store in the inventory system."]
+    assert emulator.stock_update("12", {**move, "external_id": "a"})[1]["message"] == [
+        "This inventory system does not have this type of webhook available."]
+
+
 def test_a_movement_is_applied_and_checked_against_current_stock():
     emulator = seeded_emulator()
     assert emulator.stock_update("12", MOVE_REQUEST)[0] == 200  # 4 - 1 = 3, as current_stock says

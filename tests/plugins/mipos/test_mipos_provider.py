@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from mipos_helpers import MiPOSHarness
+from mipos_helpers import WEBHOOK_URL, MiPOSHarness
 from project_runner import ProjectRunner
 from reconciler.errors import BackendError
 from reconciler.fingerprint import encode_body
@@ -46,6 +46,7 @@ async def test_only_the_sync_is_unknown_to_unseen_contents(tmp_path):
     hook, sync = store.actions
     assert (hook.kind, hook.effect.unseen, sync.kind, sync.effect.unseen) == ("webhook/manage", "kept", "system/sync",
                                                                                "unknown")
+    assert hook.body == {"type": "3", "url": WEBHOOK_URL}  # the document's two fields, type a string
     assert "whether action 1 (system/sync) keeps what it does not name is not documented" in store.unseen
     assert any(w.startswith("webhook/manage replaces the stock webhook (type 3) URL this miPOS account had")
                for w in store.warnings)

@@ -145,7 +145,8 @@ async def test_now_is_read_in_the_configured_time_zone(tmp_path):
         assert off.status_code == 401
         assert "is 28800 s away from this receiver's clock; at most 120 s are accepted" in off.json()["message"]
         assert h.observations() == []
-        ok = await c.post("/webhooks/mipos", headers=signed(event(local)), content=json.dumps(event(local)))
+        # pos_id is not checked: the reconciler is not told its POS id.
+        ok = await c.post("/webhooks/mipos", headers=signed(event(local)), content=json.dumps(event(local, pos_id="77")))
         assert ok.status_code == 204
     [seen] = h.observations()
     assert seen.observed_at == f"{local} Asia/Singapore"
