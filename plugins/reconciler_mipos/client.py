@@ -20,30 +20,27 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 from reconciler.sdk import BackendError, OutcomeUnknown, RetrySettings, register_secret
 
 from .mapping import TOKEN_PATH
+from .rules import (
+    INVALID_TYPE, NO_EXTERNAL_ID, NO_INTEGRATION, NO_STORE, NOT_INVENTORY_SYSTEM, NOT_OWNER, NOT_REGISTERED,
+    STOCK_MISMATCH, TYPE_UNAVAILABLE,
+)
 
 log = logging.getLogger("reconciler.mipos")
 
 REFRESH_MARGIN = 60.0  # seconds before `expires_in` when a new token is fetched
 FULL = "`reconciler apply --full` sends absolute levels in one system/sync"
-# What to do about each message of the document (and our emulator's stock check).
+# What to do about the messages a user can act on, by how each begins.
 WHAT_TO_DO = {
-    "You don't have this store available.":
-        "check store_id in this store's miPOS binding: the miPOS account of client_id has no store with that id",
-    "The third_party_id does not have an Inventory System role or does not exist.":
-        "check user_id_tps and inventory_system_id in reconciler.yaml",
-    "This user_id_tps does not own this inventory system.":
-        "check user_id_tps and inventory_system_id in reconciler.yaml: the user must own that inventory system",
-    "No integration record was found between this user store and the third party system.":
-        "connect this store to the inventory system in miPOS first, then apply again",
-    "External id not found for this store in the inventory system.":
-        "the inventory system does not know this store or item: link the store in the inventory system; "
-        f"for an item, {FULL}",
-    "This type of webhook is not available.": f"miPOS takes no stock movements now; {FULL}",
-    "This inventory system does not have this type of webhook available.":
-        f"the inventory system takes no stock movements; {FULL}",
-    "Invalid type.": "only the stock webhook (type 3) can be registered",
-    "The current stock (": f"miPOS holds another level than the reconciler last applied; {FULL}",
-    "Invalid credentials.": "check client_id, client_secret, email and password of this backend",
+    NO_STORE: "check store_id in this store's miPOS binding: the miPOS account of client_id has no store with that id",
+    NOT_INVENTORY_SYSTEM: "check user_id_tps and inventory_system_id in reconciler.yaml",
+    NOT_OWNER: "check user_id_tps and inventory_system_id in reconciler.yaml: the user must own that inventory system",
+    NO_INTEGRATION: "connect this store to the inventory system in miPOS first, then apply again",
+    NO_EXTERNAL_ID: f"the inventory system does not know this store or item: link the store in the inventory system; "
+                    f"for an item, {FULL}",
+    TYPE_UNAVAILABLE: f"miPOS takes no stock movements now; {FULL}",
+    NOT_REGISTERED: f"the inventory system takes no stock movements; {FULL}",
+    INVALID_TYPE: "only the stock webhook (type 3) can be registered",
+    STOCK_MISMATCH.split("(")[0]: f"miPOS holds another level than the reconciler last applied; {FULL}",
 }
 
 
@@ -160,7 +157,8 @@ class MiPOSClient:
             raise _TryAgain(f"token request: miPOS answered {error_text(response.status_code, body)}",
                             sent_maybe=False)
         if response.status_code >= 400:
-            raise BackendError(f"token refused: {error_text(response.status_code, body)}",
+            raise BackendError(f"token refused: {error_text(response.status_code, body)}; check client_id, "
+                               "client_secret, email and password of this backend",
                                code="token")
         try:
             data = body["data"]

@@ -61,7 +61,10 @@ from reconciler.sdk import DroppedConnection, FaultQueue, Hang, JsonFile, faults
 
 from . import mapping
 from .mapping import API, TOKEN_PATH, WEBHOOK_PATH
-from .rules import ADD, REMOVE, STOCK_FIELDS, SYNC_FIELDS, WEBHOOK_MANAGE_FIELDS, field_errors, sync_problems
+from .rules import (
+    ADD, INVALID_TYPE, NO_EXTERNAL_ID, NO_INTEGRATION, NO_STORE, NOT_INVENTORY_SYSTEM, NOT_OWNER, NOT_REGISTERED, REMOVE,
+    STOCK_FIELDS, STOCK_MISMATCH, SYNC_FIELDS, TYPE_UNAVAILABLE, WEBHOOK_MANAGE_FIELDS, field_errors, sync_problems,
+)
 from .webhooks import SIGNATURE_HEADER, signature
 
 UNAUTHENTICATED = {"message": "Unauthenticated."}
@@ -69,14 +72,6 @@ SYNC_DONE = "Synchronization data was sent to the inventory system."
 STOCK_DONE = "Stock update was sent to the inventory system."  # not in the document: our choice
 WEBHOOK_DONE = "Webhook successfully created."  # the document's only answer, for a create or an update
 
-NO_STORE = "You don't have this store available."
-NOT_INVENTORY_SYSTEM = "The third_party_id does not have an Inventory System role or does not exist."
-NOT_OWNER = "This user_id_tps does not own this inventory system."
-NO_INTEGRATION = "No integration record was found between this user store and the third party system."
-NO_EXTERNAL_ID = "External id not found for this store in the inventory system."
-TYPE_UNAVAILABLE = "This type of webhook is not available."
-NOT_REGISTERED = "This inventory system does not have this type of webhook available."
-INVALID_TYPE = "Invalid type."
 
 SETTINGS = {
     "omitted_items": ("removed", "kept"),
@@ -259,8 +254,7 @@ class MiPOSEmulator:
         quantity, current = Decimal(body["quantity"]), Decimal(body["current_stock"])
         after = Decimal(item["stock"]) + (quantity if body["movement_type"] == ADD else -quantity)
         if after != current and state["settings"]["stock_check"] == "strict":
-            return _refused(f"The current stock ({body['current_stock']}) does not match the stock after the "
-                            f"movement ({mapping.decimal_text(after)}).")
+            return _refused(STOCK_MISMATCH.format(current=body["current_stock"], after=mapping.decimal_text(after)))
         item["stock"] = body["current_stock"]
         store["movements"].append({k: body[k] for k in ("external_id", "movement_type", "quantity", "date")})
         self._save(state)

@@ -169,16 +169,16 @@ class MiPOSProvider(Provider):
             return Program("light" if actions else "none", "the webhook URL changed" if actions else "nothing to send",
                            actions, full_cost, warnings)
         # A level a webhook reported is unverified: no movement is computed from it.
-        reported = request.observed.source != "state" and bool(request.changes)
+        reported = request.observed.source.startswith("state+") and bool(request.changes)
         light = not request.full and not reported and all(
             mapping.stock_only(observed.get(c.key), desired.get(c.key)) for c in request.changes)
         if light:
             zone = self.settings.zone
             date = mapping.local_time(request.now, zone)
             for change in sorted(request.changes, key=lambda c: c.key):
-                body = mapping.movement(change.key, observed[change.key]["stock"], desired[change.key]["stock"],
+                move = mapping.movement(change.key, observed[change.key]["stock"], desired[change.key]["stock"],
                                         user_id_tps, inventory_system_id, date)
-                actions.append(self._movement(request, change.key, body, zone, len(actions)))
+                actions.append(self._movement(request, change.key, move, zone, len(actions)))
             if not actions:
                 return Program("none", "no changes", [], full_cost, warnings)
             moves = len(request.changes)

@@ -23,6 +23,19 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"  # `date` and `now`: "2020-05-30 12:45:03"
+
+# The document's 409 messages about the store and the account (the data ones are below).
+NO_STORE = "You don't have this store available."
+NOT_INVENTORY_SYSTEM = "The third_party_id does not have an Inventory System role or does not exist."
+NOT_OWNER = "This user_id_tps does not own this inventory system."
+NO_INTEGRATION = "No integration record was found between this user store and the third party system."
+NO_EXTERNAL_ID = "External id not found for this store in the inventory system."
+TYPE_UNAVAILABLE = "This type of webhook is not available."
+NOT_REGISTERED = "This inventory system does not have this type of webhook available."
+INVALID_TYPE = "Invalid type."
+# Not the document's: the inventory system's answer to a movement whose result is not
+# `current_stock` ("Any other error response ... comes directly from the inventory system").
+STOCK_MISMATCH = "The current stock ({current}) does not match the stock after the movement ({after})."
 ADD, REMOVE = 1, 2  # movement_type
 
 # Per field, in the order the document lists them, the rules that apply.
