@@ -113,7 +113,7 @@ async def test_the_bearer_token_is_masked_in_every_output(caplog):
     emulator = MiPOSEmulator(account=dict(ACCOUNT), clock=clock)
     client = client_for(emulator, clock)
     await client.post(WEBHOOK, body({"type": "3", "url": "u"}), repeatable=True)
-    [token] = emulator._load()["tokens"]
+    [token] = [r["response"]["data"]["token"] for r in emulator.requests if r["path"] == "/api/oauth/token"]
     assert scrub(f"Authorization: Bearer {token}") == "Authorization: Bearer ***"
     assert scrub(f"echo {token} and {json.dumps(token)}") == 'echo *** and "***"'
     logging.getLogger("reconciler.mipos").info("the server said %s", token)
