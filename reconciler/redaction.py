@@ -54,8 +54,9 @@ def _hex_insensitive(needle: str) -> str:
 
 def encodings(secret: str) -> set[str]:
     """The forms a secret may take in a text it was echoed into."""
-    forms = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret), html.escape(secret),
-             json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
+    as_json = {json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
+    as_json |= {form.replace("/", "\\/") for form in as_json}  # PHP's json_encode (Laravel) writes / as \/
+    forms = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret), html.escape(secret), *as_json}
     raw = secret.encode("utf-8")
     for encode in (base64.b64encode, base64.urlsafe_b64encode):
         text = encode(raw).decode("ascii")

@@ -17,13 +17,31 @@ from typing import Any, Callable
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from reconciler.sdk import BackendError, OutcomeUnknown, RetrySettings
+from reconciler.sdk import BackendError, OutcomeUnknown, RetrySettings, register_secret
 
 from .mapping import TOKEN_PATH
+from .rules import (
+    INVALID_TYPE, NO_EXTERNAL_ID, NO_INTEGRATION, NO_STORE, NOT_INVENTORY_SYSTEM, NOT_OWNER, NOT_REGISTERED,
+    STOCK_MISMATCH, TYPE_UNAVAILABLE,
+)
 
 log = logging.getLogger("reconciler.mipos")
 
 REFRESH_MARGIN = 60.0  # seconds before `expires_in` when a new token is fetched
+FULL = "`reconciler apply --full` sends absolute levels in one system/sync"
+# What to do about the messages a user can act on, by how each begins.
+WHAT_TO_DO = {
+    NO_STORE: "check store_id in this store's miPOS binding: the miPOS account of client_id has no store with that id",
+    NOT_INVENTORY_SYSTEM: "check user_id_tps and inventory_system_id in reconciler.yaml",
+    NOT_OWNER: "check user_id_tps and inventory_system_id in reconciler.yaml: the user must own that inventory system",
+    NO_INTEGRATION: "connect this store to the inventory system in miPOS first, then apply again",
+    NO_EXTERNAL_ID: f"the inventory system does not know this store or item: link the store in the inventory system; "
+                    f"for an item, {FULL}",
+    TYPE_UNAVAILABLE: f"miPOS takes no stock movements now; {FULL}",
+    NOT_REGISTERED: f"the inventory system takes no stock movements; {FULL}",
+    INVALID_TYPE: "only the stock webhook (type 3) can be registered",
+    STOCK_MISMATCH.split("(")[0]: f"miPOS holds another level than the reconciler last applied; {FULL}",
+}
 
 
 class _TryAgain(Exception):
@@ -33,18 +51,27 @@ class _TryAgain(Exception):
 
 
 def error_text(status: int, body: Any) -> str:
-    """miPOS errors as the backend wrote them: 409 message arrays, 422 field lists."""
+    """`HTTP <status>: ` and miPOS's answer as written (409 message arrays, 422 field
+    lists), with what to do about the messages the document lists."""
     if isinstance(body, dict) and "message" in body:
         message = body["message"]
-        lines = message if isinstance(message, list) else [message]
-        return "; ".join(str(line) for line in lines)
-    if isinstance(body, dict):
-        parts = []
-        for field, messages in body.items():
-            texts = messages if isinstance(messages, list) else [messages]
-            parts.append(f"{field}: {' '.join(str(t) for t in texts)}")
-        return "; ".join(parts) or f"HTTP {status}"
-    return str(body)[:300] or f"HTTP {status}"
+        lines = [str(line) for line in (message if isinstance(message, list) else [message])]
+    elif isinstance(body, dict):
+        lines = [f"{field}: {' '.join(str(t) for t in (texts if isinstance(texts, list) else [texts]))}"
+                 for field, texts in body.items()]
+    else:
+        lines = [str(body)[:300]] if str(body).strip() else []
+    if not lines:
+        return f"HTTP {status}"
+    hints = list(dict.fromkeys(hint for line in lines for start, hint in WHAT_TO_DO.items() if line.startswith(start)))
+    return f"HTTP {status}: " + "; ".join(lines) + (f" (what to do: {'; '.join(hints)})" if hints else "")
+
+
+def _payload(response: httpx.Response) -> Any:
+    try:
+        return json.loads(response.content) if response.content else {}
+    except ValueError:
+        return response.text
 
 
 class MiPOSClient:
@@ -111,15 +138,12 @@ class MiPOSClient:
     def _answer(self, response: httpx.Response) -> dict[str, Any]:
         status = response.status_code
         if status == 429:
-            raise _TryAgain("HTTP 429 from miPOS (rate limited)", sent_maybe=False)
+            raise _TryAgain("miPOS answered HTTP 429 (rate limited)", sent_maybe=False)
+        payload = _payload(response)
         if status >= 500:
-            raise _TryAgain(f"HTTP {status} from miPOS")
-        try:
-            payload = json.loads(response.content) if response.content else {}
-        except ValueError:
-            payload = response.text
+            raise _TryAgain(f"miPOS answered {error_text(status, payload)}")
         if status >= 400:
-            raise BackendError(f"HTTP {status}: {error_text(status, payload)}")
+            raise BackendError(error_text(status, payload))
         return payload if isinstance(payload, dict) else {"answer": payload}
 
     async def _fetch_token(self) -> None:
@@ -128,20 +152,20 @@ class MiPOSClient:
             response = await self._http.post(TOKEN_PATH, json=payload)
         except httpx.TransportError as exc:
             raise _TryAgain(f"token request failed ({type(exc).__name__})", sent_maybe=False) from None
+        body = _payload(response)
         if response.status_code == 429 or response.status_code >= 500:
-            raise _TryAgain(f"token: HTTP {response.status_code} from miPOS", sent_maybe=False)
-        try:
-            body = response.json()
-        except ValueError:
-            body = response.text
+            raise _TryAgain(f"token request: miPOS answered {error_text(response.status_code, body)}",
+                            sent_maybe=False)
         if response.status_code >= 400:
-            raise BackendError(f"token refused (HTTP {response.status_code}): {error_text(response.status_code, body)}",
+            raise BackendError(f"token refused: {error_text(response.status_code, body)}; check client_id, "
+                               "client_secret, email and password of this backend",
                                code="token")
         try:
             data = body["data"]
             token, expires = data["token"], float(data["expires_in"])  # a Unix timestamp, not a duration
         except (KeyError, TypeError, ValueError):
             raise BackendError("token answer without data.token and a numeric data.expires_in", code="token") from None
+        register_secret(token)  # masked in every output from now on, before anything can print it
         self._token, self._expires_at = token, expires
         self.tokens += 1
         log.info("new miPOS token (%d), valid until %s", self.tokens, int(expires))

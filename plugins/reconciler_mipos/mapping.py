@@ -8,16 +8,20 @@ suppliers that some item of the store refers to are sent.
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Iterable
+from zoneinfo import ZoneInfo
 
 from reconciler.sdk import StoreProduct, StoreView
+
+from .rules import ADD, DATE_FORMAT, REMOVE
 
 API = "/api/v1/inventory/pos"
 TOKEN_PATH = "/api/oauth/token"
 WEBHOOK_PATH = f"{API}/webhook/manage"
 STOCK_WEBHOOK_TYPE = "3"
-ADD, REMOVE = 1, 2  # movement_type
 ITEM_FIELDS = ("name", "external_id", "purchase_unit_external_id", "consumption_unit_external_id",
                "supplier_external_id", "cost", "stock")
 
@@ -28,6 +32,18 @@ def sync_path(store_id: str) -> str:
 
 def stock_path(store_id: str) -> str:
     return f"{API}/store/{store_id}/system/stock/update"
+
+
+def local_time(moment: datetime, zone: ZoneInfo) -> str:
+    """A moment as miPOS writes times (`2020-05-30 12:45:03`), on the wall clock of `zone`."""
+    return moment.astimezone(zone).strftime(DATE_FORMAT)
+
+
+def document_json(value: Any) -> str:
+    """JSON laid out as the document prints its examples: one key or element per line,
+    no indentation (exactly `json.dumps(indent=0)`), so a body built here can be compared
+    with the document's bytes."""
+    return json.dumps(value, indent=0, ensure_ascii=False)
 
 
 def decimal_text(value: Decimal) -> str:
@@ -107,59 +123,3 @@ def stock_only(old: dict[str, Any] | None, new: dict[str, Any] | None) -> bool:
     if old is None or new is None or old.get("stock") == new.get("stock"):
         return False
     return {k: v for k, v in old.items() if k != "stock"} == {k: v for k, v in new.items() if k != "stock"}
-
-
-def sync_problems(body: Any) -> list[str]:
-    """The document's sync error list, checked before a body is sent (and by the emulator)."""
-    problems: list[str] = []
-    if not isinstance(body, dict):
-        return ["The items field is required."]
-    units = body.get("units") if isinstance(body.get("units"), list) else []
-    suppliers = body.get("suppliers") if isinstance(body.get("suppliers"), list) else []
-    unit_ids = {u.get("external_id") for u in units if isinstance(u, dict)}
-    supplier_ids = {s.get("external_id") for s in suppliers if isinstance(s, dict)}
-    for unit in units:
-        unit = unit if isinstance(unit, dict) else {}
-        for key, message in (("name", "The unit must have a name."), ("short_name", "The unit must have a short name."),
-                             ("external_id", "The unit must have an external id.")):
-            if not unit.get(key):
-                problems.append(message)
-    for supplier in suppliers:
-        supplier = supplier if isinstance(supplier, dict) else {}
-        for key, message in (("name", "The supplier must have a name."),
-                             ("external_id", "The supplier must have an external id.")):
-            if not supplier.get(key):
-                problems.append(message)
-    for item in body.get("items") if isinstance(body.get("items"), list) else []:
-        problems.extend(item_problems(item if isinstance(item, dict) else {}, unit_ids, supplier_ids))
-    return problems
-
-
-def item_problems(item: dict[str, Any], unit_ids: set, supplier_ids: set) -> list[str]:
-    problems = []
-    required = (("name", "The item must have a name."), ("external_id", "The item must have an external id."),
-                ("purchase_unit_external_id", "The item must have an purchase unit external id."),
-                ("consumption_unit_external_id", "The item must have an consumption unit external id."),
-                ("supplier_external_id", "The item must have a supplier external id."),
-                ("cost", "The item must have a cost."), ("stock", "The item must have a stock."))
-    for key, message in required:
-        if item.get(key) in (None, ""):
-            problems.append(message)
-    for kind in ("purchase", "consumption"):
-        value = item.get(f"{kind}_unit_external_id")
-        if value is None:
-            continue
-        if not isinstance(value, str):
-            problems.append(f"The item {kind} unit external id must be a string.")
-        elif kind == "purchase" and value not in unit_ids:
-            problems.append(f"Item purchase unit external id ({value}) not found in units array")
-        elif kind == "consumption" and value not in unit_ids:
-            # The document lists no message of its own for this case; the purchase one's shape is reused.
-            problems.append(f"Item consumption unit external id ({value}) not found in units array")
-    supplier = item.get("supplier_external_id")
-    if supplier is not None and supplier not in supplier_ids:
-        problems.append(f"Item supplier external id ({supplier}) not found in suppliers array")
-    for key in ("cost", "stock"):
-        if item.get(key) is not None and not isinstance(item[key], str):
-            problems.append(f"The item {key} must be a string.")
-    return problems

@@ -1,10 +1,18 @@
 """The miPOS provider: a store's SINGLE products as inventory items keyed by external_id.
 
-Two write paths. Stock-only drift takes the light path: one `system/stock/update`
-movement per item (type 1 adds, 2 removes; `current_stock` is the new level). Movements
-are not idempotent, so they are never re-sent after an unknown outcome: the store is
-marked unknown and the next plan takes the full path. Anything else takes the full path:
-one `system/sync` with every item and the units and suppliers they refer to.
+Two write paths. Stock-only drift from the last applied snapshot takes the light path:
+one `system/stock/update` movement per item (type 1 adds, 2 removes; `current_stock` is
+the new level), dated by the plan's clock in the backend's time zone. Movements are not
+idempotent, so they are never re-sent after an unknown outcome: the store is marked
+unknown and the next plan takes the full path. Anything else takes the full path: one
+`system/sync` with every item and the units and suppliers they refer to. So does stock
+drift that a webhook reported: its body is not signed, and a movement computed from a
+forged level would move the wrong amount, while a sync sends absolute levels.
+
+miPOS cannot be read. Whether a `system/sync` keeps the items it does not name is not
+documented (`Effect.unseen="unknown"`): on a first contact the engine refuses it unless
+the store is owned or --force is given. A movement and a webhook registration touch only
+what they name ("kept").
 
 The stock webhook (type 3) URL is store-level desired state: when it changes, the plan
 registers it through `webhook/manage`.
@@ -13,11 +21,11 @@ registers it through `webhook/manage`.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from reconciler.sdk import (
     Action,
@@ -35,10 +43,12 @@ from reconciler.sdk import (
     StorePlan,
     StoreView,
     encode_body,
+    register_secret,
 )
 
 from . import mapping
 from .client import MiPOSClient
+from .rules import ADD, STOCK_FIELDS, SYNC_FIELDS, WEBHOOK_MANAGE_FIELDS, field_errors, sync_problems
 
 CREDENTIALS = ("client_id", "client_secret", "email", "password")
 DEMO_ACCOUNT = {"client_id": "demo", "client_secret": "demo-secret", "email": "demo@example.com",
@@ -56,7 +66,24 @@ class MiPOSSettings(BackendSettings):
     user_id_tps: str | None = None
     inventory_system_id: str | None = None
     webhook_url: str | None = None  # where miPOS posts stock webhooks (type 3); desired state
-    webhook_window: float = Field(300, gt=0, le=86400)  # seconds a webhook's `now` may be off
+    # Seconds a webhook's `now` may be away from the receiver's clock. Short: within it, a
+    # captured signature could carry any stock of its store (the body is not signed).
+    webhook_window: float = Field(120, gt=0, le=900)
+    # The zone of miPOS's wall-clock times: movement `date`s sent, webhook `now`s received.
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}: use an IANA name such as UTC or Asia/Singapore") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
 
 class MiPOSBinding(BaseModel):
@@ -128,23 +155,39 @@ class MiPOSProvider(Provider):
         webhook = request.desired.meta.get("webhook")
         if request.meta_changed and webhook:
             actions.append(self._webhook_action(request, webhook))
+            if request.first_contact:
+                warnings.append("webhook/manage replaces the stock webhook (type 3) URL this miPOS account had, if "
+                                "any: miPOS keeps one URL per type and cannot be read to show it")
         elif request.meta_changed:
             warnings.append("webhook_url was removed; miPOS has no call to unregister a webhook, so it stays "
                             "registered until another URL replaces it")
-        light = not request.full and all(
+        removed = sorted(c.key for c in request.changes if c.op == "delete")
+        if not desired:
+            if removed:
+                warnings.append(f"nothing is sent for {_items(removed)}: miPOS refuses a system/sync without items "
+                                "(The items field is required.) and has no call to delete one, so miPOS keeps them")
+            return Program("light" if actions else "none", "the webhook URL changed" if actions else "nothing to send",
+                           actions, full_cost, warnings)
+        # A level a webhook reported is unverified: no movement is computed from it.
+        reported = request.observed.source.startswith("state+") and bool(request.changes)
+        light = not request.full and not reported and all(
             mapping.stock_only(observed.get(c.key), desired.get(c.key)) for c in request.changes)
         if light:
-            date = request.now.strftime("%Y-%m-%d %H:%M:%S")  # the plan's clock: the same plan, the same bytes
+            zone = self.settings.zone
+            date = mapping.local_time(request.now, zone)
             for change in sorted(request.changes, key=lambda c: c.key):
-                actions.append(self._movement(request, change.key, observed[change.key]["stock"],
-                                              desired[change.key]["stock"], user_id_tps, inventory_system_id,
-                                              date, len(actions)))
+                move = mapping.movement(change.key, observed[change.key]["stock"], desired[change.key]["stock"],
+                                        user_id_tps, inventory_system_id, date)
+                actions.append(self._movement(request, change.key, move, zone, len(actions)))
             if not actions:
                 return Program("none", "no changes", [], full_cost, warnings)
             moves = len(request.changes)
             reason = (f"stock of {moves} item{'s' * (moves != 1)} changed: {moves} stock/update movement"
                       f"{'s' * (moves != 1)}" if moves else "the webhook URL changed")
             return Program("light", reason, actions, full_cost, warnings)
+        if removed:
+            warnings.append(f"the system/sync leaves out {_items(removed)} removed from the catalog: miPOS has no call "
+                            "to delete an item, and whether a sync removes what it does not name is not documented")
         size = len(body["items"])
         actions.append(Action(
             index=len(actions), kind="system/sync",
@@ -159,8 +202,13 @@ class MiPOSProvider(Provider):
 
     @staticmethod
     def _full_reason(request: CompileRequest) -> str:
-        change = next(c for c in sorted(request.changes, key=lambda c: c.key)
-                      if not mapping.stock_only(request.observed.resources.get(c.key), request.desired.resources.get(c.key)))
+        observed, desired = request.observed.resources, request.desired.resources
+        beyond = [c for c in sorted(request.changes, key=lambda c: c.key)
+                  if not mapping.stock_only(observed.get(c.key), desired.get(c.key))]
+        if not beyond:
+            return ("a webhook reported stock (unverified content): a movement computed from it could move the wrong "
+                    "amount, so the system/sync sends absolute levels")
+        change = beyond[0]
         what = {"create": "is new", "delete": "was removed"}.get(change.op, "changed beyond its stock")
         return f"{change.key!r} {what}; miPOS takes such changes only as a full system/sync"
 
@@ -168,20 +216,19 @@ class MiPOSProvider(Provider):
         return Action(
             index=0, kind="webhook/manage", summary=f"register the stock webhook (type 3) at {webhook['url']}",
             method="POST", path=mapping.WEBHOOK_PATH, body=webhook, bytes=len(encode_body(webhook)),
-            idempotency_key=request.idempotency_key(0), effect=Effect(meta=True),
+            idempotency_key=request.idempotency_key(0), effect=Effect(meta=True, unseen="kept"),
         )
 
     @staticmethod
-    def _movement(request: CompileRequest, key: str, old: str, new: str, user_id_tps: str,
-                  inventory_system_id: str, date: str, index: int) -> Action:
-        body = mapping.movement(key, old, new, user_id_tps, inventory_system_id, date)
-        verb = "add" if body["movement_type"] == mapping.ADD else "remove"
+    def _movement(request: CompileRequest, key: str, body: dict[str, Any], zone: ZoneInfo, index: int) -> Action:
+        verb = "add" if body["movement_type"] == ADD else "remove"
         return Action(
-            index=index, kind="stock/update", summary=f"{verb} {body['quantity']} of {key} (now {new})",
+            index=index, kind="stock/update",
+            summary=f"{verb} {body['quantity']} of {key} (now {body['current_stock']}), dated {body['date']} {zone.key}",
             method="POST", path=mapping.stock_path(request.remote_id), body=body, bytes=len(encode_body(body)),
             idempotency_key=request.idempotency_key(index),
             retry_safe=False,  # a movement repeats when re-sent
-            effect=Effect(set=[key]),
+            effect=Effect(set=[key], unseen="kept"),
         )
 
     # -- applying -------------------------------------------------------------------------------
@@ -213,21 +260,26 @@ class MiPOSProvider(Provider):
                 account[key] = getattr(self.settings, key) or account[key]
             path.write_text(json.dumps(account))
             path.chmod(0o600)
-        return json.loads(path.read_text())
+        account = json.loads(path.read_text())
+        for key in ("client_secret", "password"):
+            register_secret(account[key])
+        return account
 
     def _emulator(self):
         from .emulator import MiPOSEmulator
 
+        # The demo stands in for a miPOS account on which the user set the stores up: a
+        # store id is provisioned, integrated with the inventory system, on first use.
         return MiPOSEmulator(path=self.context.emulator_dir(self.name) / "data.json",
-                             account=self._emulator_account())
+                             account=self._emulator_account(), provision_stores=True,
+                             timezone=self.settings.timezone)
 
     async def execute(self, store: StorePlan, action: Action) -> dict[str, Any]:
         if self._client is None:
             await self.open()
-        if action.kind == "system/sync":
-            problems = mapping.sync_problems(action.body)
-            if problems:
-                raise BackendError("not sent; miPOS would refuse it: " + "; ".join(problems))
+        problems = _refusals(action)
+        if problems:
+            raise BackendError("not sent; miPOS would refuse it: " + "; ".join(problems))
         answer = await self._client.post(action.path, encode_body(action.body),
                                          repeatable=action.kind != "stock/update")
         message = answer.get("message")
@@ -246,12 +298,29 @@ class MiPOSProvider(Provider):
         else:
             secret = self._value("client_secret")
         inventory_system_id = self._ids()[1]
-        return StockReceiver(secret, settings.webhook_url, inventory_system_id, sink, window=settings.webhook_window)
+        return StockReceiver(secret, settings.webhook_url, inventory_system_id, sink, settings.zone,
+                             window=settings.webhook_window)
 
     @classmethod
     def emulator_app(cls, data_dir: Path | None) -> Any:
         from .emulator import MiPOSEmulator
 
         # Served on loopback for trying things out: a known account, documented in the docs.
-        emulator = MiPOSEmulator(path=data_dir / "data.json" if data_dir else None, account=dict(DEMO_ACCOUNT))
+        emulator = MiPOSEmulator(path=data_dir / "data.json" if data_dir else None, account=dict(DEMO_ACCOUNT),
+                                 provision_stores=True)
         return emulator.app
+
+
+def _refusals(action: Action) -> list[str]:
+    """What miPOS would refuse in an action's body, by the document's rules."""
+    fields = {"system/sync": SYNC_FIELDS, "stock/update": STOCK_FIELDS, "webhook/manage": WEBHOOK_MANAGE_FIELDS}
+    errors = field_errors(action.body, fields[action.kind])
+    problems = [f"{field}: {' '.join(messages)}" for field, messages in errors.items()]
+    if not problems and action.kind == "system/sync":
+        problems = sync_problems(action.body)
+    return problems
+
+
+def _items(keys: list[str]) -> str:
+    shown = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+    return f"{len(keys)} item{'s' * (len(keys) != 1)} ({shown})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from mipos_helpers import STOCK, SYNC, MiPOSHarness, processed
@@ -61,3 +62,49 @@ async def test_a_webhook_after_the_plan_makes_it_stale(tmp_path):
             await check_fresh(plan, h.validated(), state)
     finally:
         state.close()
+
+
+async def test_a_resumed_apply_never_sends_a_movement_twice(tmp_path):
+    """Two movements; the second is refused. Applying the same plan again resumes at the
+    second: the first is not sent again (the strict emulator would refuse it anyway, its
+    result no longer being its current_stock)."""
+    h = MiPOSHarness(tmp_path)
+    await h.converge()
+    h.set_stock({"a": "10", "b": "33"})
+    plan = await h.plan()
+    assert [a.body["external_id"] for a in plan.stores[0].actions] == ["a", "b"]
+    h.emulator.faults.add(Fault("http_error", path=STOCK.format(12), match='"external_id":"b"', status=400))
+    failed = await h.apply(plan)
+    assert failed.status == "failed" and "HTTP 400: injected fault: HTTP 400" in failed.message
+    assert [m["external_id"] for m in h.emulator.movements("12")] == ["a"]
+
+    resumed = await h.apply(plan)
+    assert resumed.status == "applied", resumed.message
+    assert [m["external_id"] for m in h.emulator.movements("12")] == ["a", "b"]
+    assert {k: v["stock"] for k, v in h.emulator.items("12").items()} == {"a": "10", "b": "33"}
+    [first] = [r for r in processed(h.emulator, STOCK.format(12)) if r["body"]["external_id"] == "a"]
+    status, answer = h.emulator.stock_update("12", first["body"])  # the first movement, once more
+    assert status == 409 and answer["message"] == [
+        "The current stock (10) does not match the stock after the movement (8)."]
+    assert not (await h.plan()).has_changes
+
+
+async def test_stock_moved_in_mipos_without_a_webhook_makes_the_movement_fail_with_what_to_do(tmp_path):
+    h = MiPOSHarness(tmp_path)
+    await h.converge()
+    async def receiver_down(scope, receive, send):
+        await send({"type": "http.response.start", "status": 503, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    h.emulator.outgoing = httpx.ASGITransport(app=receiver_down)
+    delivery = await h.emulator.set_stock("12", "a", "20")  # the webhook never reaches the receiver
+    assert not delivery["delivered"]
+    h.set_stock({"a": "10", "b": "30"})
+    result = await h.apply(await h.plan())
+    assert result.status == "failed"
+    assert ("HTTP 409: The current stock (10) does not match the stock after the movement (18). (what to do: miPOS "
+            "holds another level than the reconciler last applied; `reconciler apply --full` sends absolute levels "
+            "in one system/sync)") in result.message
+    assert h.emulator.items("12")["a"]["stock"] == "20"
+    assert (await h.apply(await h.plan(full=True))).status == "applied"
+    assert h.emulator.items("12")["a"]["stock"] == "10"

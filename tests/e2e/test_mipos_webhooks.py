@@ -1,15 +1,15 @@
 """Stock changed inside miPOS reaches the receiver as a signed webhook, shows in the next
-plan as observed in miPOS, and apply restores it (or leaves it, when miPOS owns stock)."""
+plan as observed in miPOS (unverified content), and apply restores it with absolute
+levels (or leaves it, when miPOS owns stock)."""
 
 from __future__ import annotations
 
-import json
+import time
 
 import httpx
 
 from loopback import serve
-from mipos_helpers import ACCOUNT, MiPOSHarness
-from reconciler_mipos.webhooks import SIGNATURE_HEADER, now_text, signature
+from mipos_helpers import MiPOSHarness
 
 
 async def test_a_stock_change_in_mipos_is_observed_and_restored(tmp_path):
@@ -18,32 +18,30 @@ async def test_a_stock_change_in_mipos_is_observed_and_restored(tmp_path):
     h.deliver_in_process()
     delivery = await h.emulator.set_stock("12", "a", "7")
     assert delivery["delivered"] and delivery["statuses"] == [204]
-    state = h.state()
-    [seen] = state.observations("mipos", "st")
-    state.close()
+    [seen] = h.observations()
     assert (seen.key, seen.fields, seen.source) == ("a", {"stock": "7"}, "webhook")
+    assert seen.observed_at.endswith(" UTC")
 
     plan = await h.plan()
     [store] = plan.stores
     assert store.observed_source == "state+webhooks"
-    assert any(w.startswith("observed in mipos (webhook of ") and w.endswith("a stock 12 -> 7")
-               for w in store.warnings), store.warnings
-    assert store.path == "light"
-    [move] = store.actions
-    assert move.kind == "stock/update" and not move.retry_safe
-    assert {k: move.body[k] for k in ("movement_type", "quantity", "current_stock", "external_id")} == {
-        "movement_type": 1, "quantity": "5", "current_stock": "12", "external_id": "a"}
+    assert any(w.startswith("observed in mipos (webhook of ") and " UTC, unverified content): " in w
+               and w.endswith("a stock 12 -> 7") for w in store.warnings), store.warnings
+    # The reported level is unverified: no movement is computed from it. The sync sends
+    # the catalog's absolute levels, whatever the webhook said.
+    assert store.path == "full" and "a webhook reported stock (unverified content)" in store.reason
+    [sync] = store.actions
+    assert sync.kind == "system/sync"
+    assert {i["external_id"]: i["stock"] for i in sync.body["items"]} == {"a": "12", "b": "30"}
 
     await h.apply(plan)
     assert h.emulator.items("12")["a"]["stock"] == "12"
-    state = h.state()
-    assert state.observations("mipos", "st") == []  # superseded by the movement
-    state.close()
+    assert h.observations() == []  # superseded by the sync
     assert not (await h.plan()).has_changes
 
 
 async def test_owned_stock_is_reported_and_left_alone(tmp_path):
-    h = MiPOSHarness(tmp_path, owned=True)
+    h = MiPOSHarness(tmp_path, backend_owns_stock=True)
     await h.converge()
     h.deliver_in_process()
     await h.emulator.set_stock("12", "b", "25")
@@ -65,32 +63,6 @@ async def test_owned_stock_is_reported_and_left_alone(tmp_path):
     assert plan.safety_violations()
 
 
-async def test_bad_and_replayed_signatures_are_refused_and_recorded_nowhere(tmp_path):
-    h = MiPOSHarness(tmp_path)
-    await h.converge()
-    now = now_text()
-    body = {"pos_id": "1", "inventory_system_id": ACCOUNT["inventory_system_id"], "current_stock": "3",
-            "quantity": "9", "date": now, "movement_type": 2, "external_id": "a", "now": now, "store_id": "12"}
-    good = signature(ACCOUNT["client_secret"], "http://pos.test/webhooks/mipos", body["inventory_system_id"], "12", now)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=h.receiver()), base_url="http://pos.test") as c:
-        bad = await c.post("/webhooks/mipos", json=body, headers={SIGNATURE_HEADER: "0" * 64})
-        assert bad.status_code == 401 and bad.json() == {"message": "The signature does not match."}
-        old = {**body, "now": "2020-06-01 02:55:18"}
-        stale_sign = signature(ACCOUNT["client_secret"], "http://pos.test/webhooks/mipos", body["inventory_system_id"],
-                               "12", old["now"])
-        stale = await c.post("/webhooks/mipos", json=old, headers={SIGNATURE_HEADER: stale_sign})
-        assert stale.status_code == 401 and "away from this receiver's clock" in stale.json()["message"]
-        state = h.state()
-        assert state.observations("mipos", "st") == []
-        first = await c.post("/webhooks/mipos", content=json.dumps(body), headers={SIGNATURE_HEADER: good})
-        assert first.status_code == 204 and first.content == b""
-        state.clear_observations("mipos", "st", None)
-        replay = await c.post("/webhooks/mipos", content=json.dumps(body), headers={SIGNATURE_HEADER: good})
-        assert replay.status_code == 409 and replay.json() == {"message": "This webhook was already received."}
-        assert state.observations("mipos", "st") == []
-        state.close()
-
-
 def test_the_emulator_posts_the_webhook_over_http_to_a_served_receiver(tmp_path):
     import asyncio
 
@@ -107,9 +79,10 @@ def test_the_emulator_posts_the_webhook_over_http_to_a_served_receiver(tmp_path)
         assert h.emulator.webhooks == {"3": f"{base}/webhooks/mipos"}
         delivery = asyncio.run(h.emulator.set_stock("12", "b", "28"))
         assert delivery["delivered"] and delivery["statuses"] == [204]
+        assert [o.fields for o in h.observations()] == [{"stock": "28"}]
         plan = asyncio.run(h.plan())
-        [move] = plan.stores[0].actions
-        assert (move.body["movement_type"], move.body["quantity"], move.body["current_stock"]) == (1, "2", "30")
+        [sync] = plan.stores[0].actions
+        assert sync.kind == "system/sync" and sync.body["items"][1]["stock"] == "30"
         asyncio.run(h.apply(plan))
         assert not asyncio.run(h.plan()).has_changes
 
@@ -131,3 +104,31 @@ async def test_delivery_is_retried_until_the_receiver_answers(tmp_path):
     delivery = await h.emulator.set_stock("12", "a", "4")
     assert delivery["statuses"] == [503, 204] and delivery["delivered"]
     assert "a stock 12 -> 4" in " ".join((await h.plan()).stores[0].warnings)
+
+
+async def test_a_second_change_in_the_same_second_arrives_with_the_retry(tmp_path):
+    """The signature covers (store, now) only, so two changes of one store sent in the same
+    second carry the same signature: the second is refused as a replay (409) and arrives
+    with miPOS's retry, a second later, under a new `now`."""
+    h = MiPOSHarness(tmp_path)
+    await h.converge()
+    clock = {"now": float(int(time.time()))}
+    h.emulator.clock = lambda: clock["now"]
+    receiver = h.receiver(clock=lambda: clock["now"])
+
+    async def retry_a_second_later(scope, receive, send):
+        statuses = []
+
+        async def spy(message):
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+            await send(message)
+
+        await receiver(scope, receive, spy)
+        if statuses == [409]:
+            clock["now"] += 1
+
+    h.emulator.outgoing = httpx.ASGITransport(app=retry_a_second_later)
+    assert (await h.emulator.set_stock("12", "a", "7"))["statuses"] == [204]
+    assert (await h.emulator.set_stock("12", "b", "25"))["statuses"] == [409, 204]
+    assert {o.key: o.fields["stock"] for o in h.observations()} == {"a": "7", "b": "25"}
