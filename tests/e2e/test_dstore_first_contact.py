@@ -44,10 +44,11 @@ def test_a_first_full_sync_of_a_store_not_owned_says_what_it_would_replace_and_h
     plan = runner.run("plan")
     assert plan.exit_code == 3, plan.output
     assert plan.output.count(f"note: {NOT_OWNED_NOTE}") == 2
-    # Nothing is known of the store, so no share of it is claimed: only the unseen contents stop the plan.
+    # Nothing is known of the store: shares are of what the plan sends (none unavailable
+    # here, nothing removed), and only the unseen contents stop the plan.
     stores = json.loads(runner.run("plan", "--format", "json").stdout)["stores"]
     for store in stores:
-        assert store["safety"]["total"] == 0 and store["safety"]["removed"] == 0
+        assert store["safety"]["removed"] == 0 and store["safety"]["unavailable"] == 0
         (violation,) = store["safety"]["violations"]
         assert violation.startswith("the reconciler has no record of what demo holds for this store")
     owned = project(tmp_path / "owned", owned=True).run("plan")

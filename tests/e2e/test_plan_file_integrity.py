@@ -97,9 +97,10 @@ async def test_a_partly_applied_plan_resumes_only_with_the_actions_it_started(tm
     plan = await harness.plan()
     store = plan.stores[0]
     assert [a.kind for a in store.actions] == ["syncProduct.status"] * 3
-    # The second batch is refused for good: the first is recorded, the store stopped.
-    harness.emulator.faults.add(Fault(kind="result", code="PROCESS_FAIL", path="/v2/pos/syncProduct",
-                                      match='"posProductId":"item18"'))
+    # The second batch is refused (rate limited until the client gives up, nothing processed):
+    # the first is recorded, the store stopped.
+    harness.emulator.faults.add(Fault(kind="result", code="REQUEST_TRAFFIC_EXCEED_LIMIT", path="/v2/pos/syncProduct",
+                                      match='"posProductId":"item18"', times=3))
     assert (await harness.apply(plan))["st0"].status == "failed"
     raw = plan.model_dump(mode="json")
     for product in raw["stores"][0]["actions"][2]["body"]["products"]:
