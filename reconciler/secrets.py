@@ -37,3 +37,5 @@ def resolve_secret(value: str | None, project_dir: Path, what: str) -> str | Non
         return path.read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise SecretError(f"{what}: cannot read {name}: {exc.strerror} (referenced as {value})") from None
+    except UnicodeDecodeError:
+        raise SecretError(f"{what}: {name} is not UTF-8 text (referenced as {value})") from None

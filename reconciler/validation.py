@@ -40,6 +40,8 @@ def validate_project(project: Project, context: ProviderContext,
     """
     problems: list[Problem] = []
     providers = _build_providers(project, context, transports or {}, problems)
+    for provider in providers.values():
+        problems.extend(_locate(project, finding) for finding in provider.validate_settings())
     catalog = project.catalog
     for menu_id, menu in catalog.menus.items():
         problems.extend(_menu_problems(project, menu_id, menu))

@@ -83,6 +83,9 @@ class TipsiProvider(Provider):
     def remote_id(self, binding: TipsiBinding) -> str:
         return str(binding.store_id)
 
+    def validate_settings(self) -> Iterable[Finding]:
+        return self.secret_findings("username", "password")
+
     def validate_store(self, view: StoreView) -> Iterable[Finding]:
         # Barcodes and categories belong to the menu: checked once per menu, reported at
         # the menu. Stock belongs to the store: only its overridden products can differ.
