@@ -38,6 +38,6 @@ def test_chain_template_error_points_at_the_template_line(tmp_path):
     result = project.run("validate")
     assert result.exit_code == 1
     lines = result.stderr.splitlines()
-    assert lines[0] == "stores.yaml.j2:7:11: error: menu 'burgerz' is not defined in menus"
+    assert lines[0] == "stores.yaml.j2:9:11: error: menu 'burgerz' is not defined in menus"
     # Five stores come from that line; the same problem at the same place is said once.
     assert lines[-1] == "error: 1 problem found; nothing was sent"
