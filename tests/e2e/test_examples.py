@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from project_runner import CATALOGS, copy_example
-
-EXAMPLES = sorted(p.name for p in CATALOGS.iterdir() if (p / "reconciler.yaml").is_file())
+from project_runner import EXAMPLES, copy_example
 
 
 @pytest.mark.parametrize("example", EXAMPLES)

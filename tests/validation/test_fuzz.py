@@ -1,7 +1,7 @@
 """`validate` and `fmt --check` never crash, hang or lose the location, whatever the files hold.
 
-A seeded sample of mutated example catalogs (see fuzz.py), then the cases that once broke,
-each as a test of its own. Every run: exit 0 or 1, no traceback, every error at a
+A seeded sample of mutated example catalogs (tests/support/fuzz.py), then the cases that
+once broke, each as a test of its own. Every run: exit 0 or 1, no traceback, every error at a
 `file:line:col`, within a time and memory guard (sanity bounds against hangs and
 blow-ups, not performance assertions).
 """
@@ -9,7 +9,6 @@ blow-ups, not performance assertions).
 from __future__ import annotations
 
 import os
-import textwrap
 
 import pytest
 import yaml

@@ -25,10 +25,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from project_runner import CATALOGS, EXAMPLES
 from reconciler.cli import main
-
-CATALOGS = Path(__file__).resolve().parents[2] / "catalogs"
-EXAMPLES = sorted(p.name for p in CATALOGS.iterdir() if (p / "reconciler.yaml").is_file())
 
 SECONDS_PER_RUN = 20  # a sanity guard against hangs, far above what a run takes
 MEMORY_PER_RUN = 300 * 2**20  # bytes allocated at the peak, far above what a run takes
