@@ -226,8 +226,8 @@ def _strip_marks(rendered: str, display: str, origins: list[str]) -> tuple[str, 
 
 def _not_whole(line: str, start: int, end: int) -> str | None:
     """Why the quoted value at line[start:end] is not a whole YAML value, or None if it is."""
-    before, after = line[:start], line[end:]
-    head, tail = before.rstrip(" "), after.lstrip(" ")
+    before, after = line[:start], line[end:].rstrip("\r")
+    head, tail = before.rstrip(" \t"), after.lstrip(" \t")
     if head.lstrip(" ").startswith("#") or re.search(r'(?:^|\s)#', _without_quoted(head)):
         return None  # in a comment
     if head.endswith(("'", '"')) and tail.startswith(("'", '"')):

@@ -133,7 +133,7 @@ def test_a_value_inside_longer_text_is_refused(project, at):
 ])
 def test_values_standing_alone_or_in_comments_are_accepted(tmp_path, line):
     template = tmp_path / "t.yaml.j2"
-    template.write_text(line.strip() + "\n")
+    template.write_bytes((line.strip() + "\r\n" + line.strip() + "\n").encode())  # Windows line ends too
     render_template(template, "t.yaml.j2", {"s": {"name": "n", "dstore_id": "d", "id": "i"}}, tmp_path)
 
 
