@@ -136,11 +136,12 @@ def render_template(path: Path, display: str, context: dict[str, Any], project_d
 
 def _read_data(project_dir: Path, relative: str, function: str) -> str:
     try:
-        return (project_dir / relative).read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{function}({relative!r}): {exc.strerror}", Location(relative)) from None
-    except UnicodeDecodeError:
-        return read_text(project_dir / relative, relative)  # raises, located in the data file
+        return read_text(project_dir / relative, relative)
+    except ConfigError as exc:
+        if exc.location is not None and exc.location.line:  # not UTF-8: located in the data file
+            raise
+        # Located at the template line that called `function` by `render_template`.
+        raise ConfigError(f"{function}({relative!r}): {exc.message}", Location(relative)) from None
 
 
 def _read_csv(text: str, display: str) -> list[dict[str, str]]:
