@@ -13,9 +13,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Iterable
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
 from cryptography.exceptions import UnsupportedAlgorithm
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from reconciler.sdk import (
     Action,
