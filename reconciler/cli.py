@@ -513,11 +513,17 @@ def fmt(session: Session, files: tuple[Path, ...], check: bool) -> None:
     else:
         project = load_project(session.directory)
         paths = [f.path for f in project.files if not f.path.name.endswith(".j2")]
-    changed = format_files(paths, check)
-    for path in changed:
+    result = format_files(paths, check)
+    for path in result.skipped:
+        click.echo(f"left {path} alone: templates are not formatted", err=True)
+    for path in result.changed:
         click.echo(f"{'would reformat' if check else 'reformatted'} {path}")
-    if check and changed:
-        raise ReconcilerError(f"{len(changed)} file(s) are not formatted; run `reconciler fmt`")
+    for problem in result.problems:
+        click.echo(str(problem), err=True)
+    if result.problems:
+        raise ReconcilerError(f"{len(result.problems)} file(s) cannot be read as YAML and were not formatted")
+    if check and result.changed:
+        raise ReconcilerError(f"{len(result.changed)} file(s) are not formatted; run `reconciler fmt`")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,16 +14,25 @@ from .redaction import scrub
 
 @dataclass(frozen=True, order=True)
 class Location:
-    """Where a value came from: file, line and column (1-based)."""
+    """Where a value came from: file, line and column (1-based).
+
+    `origin` names the data behind a value a template wrote (`data/stores.csv:4, column
+    'name'`); messages about the value add it after their text.
+    """
 
     file: str
     line: int = 0
     col: int = 0
+    origin: str = ""
 
     def __str__(self) -> str:
         if self.line:
             return f"{self.file}:{self.line}:{self.col or 1}"
         return self.file
+
+    @property
+    def origin_note(self) -> str:
+        return f" (value from {self.origin})" if self.origin else ""
 
 
 @dataclass(frozen=True)
@@ -35,7 +44,7 @@ class Problem:
     severity: str = "error"
 
     def __str__(self) -> str:
-        return f"{self.location}: {self.severity}: {self.message}"
+        return f"{self.location}: {self.severity}: {self.message}{self.location.origin_note}"
 
 
 class ReconcilerError(Exception):
@@ -52,7 +61,12 @@ class ConfigError(ReconcilerError):
 
     def __init__(self, message: str, location: Location | None = None):
         self.location = location
-        super().__init__(f"{location}: error: {message}" if location else message)
+        self.message = message  # without the location, for collecting into a Problem
+        super().__init__(f"{location}: error: {message}{location.origin_note}" if location else message)
+
+    @property
+    def problem(self) -> "Problem":
+        return Problem(self.location or Location("<unknown>"), self.message)
 
 
 class ValidationFailed(ReconcilerError):

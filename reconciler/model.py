@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 ProductType = Literal["SINGLE", "GROUP", "MODIFIER"]
 Status = Literal["AVAILABLE", "SOLDOUT"]
@@ -26,7 +26,17 @@ def _decimal_not_bool(value: Any) -> Any:
     return value
 
 
-Amount = Annotated[Decimal, Field(allow_inf_nan=False)]
+def _bounded_amount(value: Decimal) -> Decimal:
+    # A price of thousands of digits is a typo, and would break on its way to a backend
+    # (Python refuses to print an int of more than 4,300 digits). Far above any real
+    # amount or stock level, in any currency.
+    if value.copy_abs() >= AMOUNT_LIMIT or len(value.as_tuple().digits) > AMOUNT_DIGITS:
+        raise ValueError(f"must be below 10^{AMOUNT_LIMIT.adjusted()} and have at most {AMOUNT_DIGITS} digits")
+    return value
+
+
+AMOUNT_LIMIT, AMOUNT_DIGITS = Decimal("1e15"), 30
+Amount = Annotated[Decimal, Field(allow_inf_nan=False), AfterValidator(_bounded_amount)]
 Id = Annotated[StrictStr, Field(min_length=1)]
 
 

@@ -16,7 +16,8 @@ from pydantic import BaseModel, ValidationError
 
 from .errors import ConfigError, Location, Problem, ValidationFailed
 from .model import CatalogFile, Menu, ProjectFile, Store, Supplier, Unit
-from .yamlio import SourceFile, parse_yaml, render_template
+from .templates import render_template
+from .yamlio import SourceFile, parse_yaml, read_text
 
 PROJECT_FILE = "reconciler.yaml"
 SECTIONS = ("menus", "stores", "units", "suppliers")
@@ -68,7 +69,10 @@ def load_project(root: Path) -> Project:
     config_path = root / PROJECT_FILE
     if not config_path.is_file():
         raise ConfigError(f"no {PROJECT_FILE} in {root}; run in a project directory or pass -C DIR")
-    config_source = _read_source(config_path, PROJECT_FILE, root, {})
+    try:
+        config_source = _read_source(config_path, PROJECT_FILE, root, {})
+    except ConfigError as exc:
+        raise ValidationFailed([exc.problem]) from None
     problems: list[Problem] = []
     config = _shape(ProjectFile, config_source.data, config_source, (), problems)
     if config is None:
@@ -81,7 +85,7 @@ def load_project(root: Path) -> Project:
         try:
             source = _read_source(path, display, root, config.vars)
         except ConfigError as exc:
-            problems.append(Problem(exc.location or Location(display), str(exc).split("error: ", 1)[-1]))
+            problems.append(exc.problem if exc.location else Problem(Location(display), exc.message))
             continue
         files.append(source)
         if source.data is None:
@@ -111,10 +115,7 @@ def _read_source(path: Path, display: str, root: Path, variables: dict[str, Any]
     if path.name.endswith(".j2"):
         text, line_map = render_template(path, display, {"vars": variables}, root)
     else:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise ConfigError("not UTF-8 text", Location(display)) from None
+        text = read_text(path, display)
     return SourceFile(path, display, text, parse_yaml(text, display, line_map), line_map)
 
 
@@ -129,14 +130,18 @@ def _catalog_paths(root: Path, config: ProjectFile, source: SourceFile, problems
         entries = [entries]
     paths: list[Path] = []
     for index, entry in enumerate(entries):
-        target = (root / entry).resolve()
-        if target.is_dir():
-            paths.extend(sorted(p for p in target.rglob("*") if p.is_file() and p.name.endswith(CATALOG_SUFFIXES)))
-        elif target.is_file():
-            paths.append(target)
-        else:
-            key: tuple[Any, ...] = ("catalog", index) if isinstance(config.catalog, list) else ("catalog",)
-            problems.append(Problem(source.locate(key), f"catalog entry {entry!r} is neither a file nor a folder"))
+        key: tuple[Any, ...] = ("catalog", index) if isinstance(config.catalog, list) else ("catalog",)
+        try:
+            target = (root / entry).resolve()
+            if target.is_dir():
+                paths.extend(sorted(p for p in target.rglob("*") if p.is_file() and p.name.endswith(CATALOG_SUFFIXES)))
+            elif target.is_file():
+                paths.append(target)
+            else:
+                problems.append(Problem(source.locate(key), f"catalog entry {entry!r} is neither a file nor a folder"))
+        except (OSError, ValueError) as exc:  # a name too long for the file system, a NUL in it
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            problems.append(Problem(source.locate(key), f"catalog entry {entry[:80]!r} cannot be read: {why}"))
     unique: dict[Path, None] = dict.fromkeys(paths)
     return list(unique)
 
@@ -174,7 +179,7 @@ def pydantic_problems(exc: ValidationError, data: Any, locate, prefix: tuple = (
         elif kind == "missing":
             message = f"missing required key {str(extra[0])!r}" if extra else "missing value"
         else:
-            message = _INSTANCE_OF.sub("", error["msg"])
+            message = _INSTANCE_OF.sub("", error["msg"]).removeprefix("Value error, ")
             message = message[0].lower() + message[1:] if message else message
         by_path.setdefault(path, [])
         if message not in by_path[path]:

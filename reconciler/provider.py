@@ -3,6 +3,7 @@
 A provider is told nothing about other backends and the engine is told nothing about
 this one. Steps, in the order the engine calls them:
 
+  validate_settings()          settings that cannot work (a secret that does not resolve)
   validate_store(view)        what this backend cannot represent, as Findings
   remote_id(binding)          the store's id in the backend, for display and state
   desired(view)               the store as the backend's resources: {key: JSON dict}
@@ -18,13 +19,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterable, Protocol
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Protocol
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .diff import ResourceChange
-from .errors import ReconcilerError
+from .errors import ReconcilerError, SecretError
 from .expand import StoreView
 from .model import StockEntry
 from .plan import Action, Cost, StorePlan
@@ -216,6 +217,29 @@ class Provider(ABC):
         self._client: Any = None  # the backend client made in open(); closed by close()
 
     # -- validation and mapping (pure) ----------------------------------------------------
+    def validate_settings(self) -> Iterable[Finding]:
+        """What is wrong with this backend's settings beyond their shape, as Findings in
+        reconciler.yaml: a secret that does not resolve, a key that does not load. Called by
+        `validate` for every backend, so a bad credential is found before an apply.
+        Messages name the setting and the reference, never a value."""
+        return ()
+
+    def secret_findings(self, *names: str) -> Iterator[Finding]:
+        """A Finding for each of the settings `names` whose secret reference does not resolve
+        (an unset environment variable, an unreadable file); for `validate_settings`.
+        Nothing for an emulated backend, which is configured with no credentials."""
+        if getattr(self.settings, "emulated", False):
+            return
+        for name in names:
+            try:
+                self.context.secret(getattr(self.settings, name), f"backend {self.name} {name}")
+            except SecretError as exc:
+                yield self.setting_finding(name, str(exc))
+
+    def setting_finding(self, name: str, message: str) -> Finding:
+        """A Finding located at this backend's setting `name` in reconciler.yaml."""
+        return Finding(("backends", self.name, name), message, in_project_file=True)
+
     def validate_store(self, view: StoreView) -> Iterable[Finding]:
         return ()
 

@@ -7,19 +7,21 @@ is sent anywhere.
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import Location, Problem, ValidationFailed
+from .errors import ConfigError, Location, Problem, ValidationFailed
 from .expand import StoreView, expand_store
 from .model import Menu, StockEntry, Store
 from .money import is_currency, precision_problem
 from .project import Project, pydantic_problems
 from .provider import Finding, Provider, ProviderContext
 from .registry import provider_class
+from .yamlio import read_text
 
 
 @dataclass
@@ -40,6 +42,8 @@ def validate_project(project: Project, context: ProviderContext,
     """
     problems: list[Problem] = []
     providers = _build_providers(project, context, transports or {}, problems)
+    for provider in providers.values():
+        problems.extend(_locate(project, finding) for finding in provider.validate_settings())
     catalog = project.catalog
     for menu_id, menu in catalog.menus.items():
         problems.extend(_menu_problems(project, menu_id, menu))
@@ -305,11 +309,15 @@ def _load_stock(project: Project, store_id: str, store: Store) -> tuple[dict[str
     out: dict[str, tuple[Location | _StockAt, StockEntry]] = {}
     problems: list[Problem] = []
     try:
-        handle = path.open(newline="", encoding="utf-8")
-    except OSError as exc:
-        return {}, [Problem(catalog.locate(("stores", store_id, "stock")), f"stock file {display!r}: {exc.strerror}")]
-    with handle:
-        reader = csv.DictReader(handle)
+        text = read_text(path, display)
+    except ConfigError as exc:
+        if exc.location is not None and exc.location.line:  # not UTF-8: located in the CSV
+            return {}, [exc.problem]
+        return {}, [Problem(catalog.locate(("stores", store_id, "stock")), f"stock file {display!r}: {exc.message}")]
+    except ValueError as exc:  # a NUL in the file name
+        return {}, [Problem(catalog.locate(("stores", store_id, "stock")), f"stock file {display[:80]!r}: {exc}")]
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
         if not reader.fieldnames or {"product", "quantity"} - set(reader.fieldnames):
             return {}, [Problem(Location(display, 1, 1), "a stock CSV needs the columns product and quantity")]
         for row in reader:
@@ -319,9 +327,17 @@ def _load_stock(project: Project, store_id: str, store: Store) -> tuple[dict[str
             except (InvalidOperation, TypeError):
                 problems.append(Problem(where, f"quantity {row['quantity']!r} is not a number"))
                 continue
+            try:
+                entry = StockEntry(quantity=quantity, **{
+                    k: row[k] or None for k in ("lot_number", "manuf_date", "expir_date") if k in row})
+            except ValidationError as exc:  # NaN, or a number of hundreds of digits
+                problems.append(Problem(where, f"quantity {row['quantity'][:40]!r}: "
+                                        + exc.errors()[0]["msg"].removeprefix("Value error, ")))
+                continue
             if row["product"] in out:
                 problems.append(Problem(where, f"product {row['product']!r} appears twice"))
                 continue
-            extra = {k: row[k] or None for k in ("lot_number", "manuf_date", "expir_date") if k in row}
-            out[row["product"]] = (where, StockEntry(quantity=quantity, **extra))
+            out[row["product"]] = (where, entry)
+    except csv.Error as exc:
+        problems.append(Problem(Location(display, reader.line_num or 1, 1), f"CSV: {exc}"))
     return out, problems

@@ -13,7 +13,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Iterable
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from cryptography.exceptions import UnsupportedAlgorithm
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from reconciler.sdk import (
     Action,
@@ -26,6 +27,7 @@ from reconciler.sdk import (
     InProcessTransport,
     Program,
     Provider,
+    ReconcilerError,
     ResourceCache,
     StoreProduct,
     StorePlan,
@@ -266,12 +268,35 @@ class DStoreProvider(Provider):
             base_url = "http://dstore.emulator"
         else:
             client_id = settings.client_id
-            private_key = signing.load_private_key(self.context.secret(settings.private_key, f"backend {self.name} private_key"))
-            gateway_pem = self.context.secret(settings.gateway_public_key, f"backend {self.name} gateway_public_key")
-            gateway_key = signing.load_public_key(gateway_pem) if gateway_pem else None
+            private_key = self._load_key("private_key", signing.load_private_key)
+            gateway_key = self._load_key("gateway_public_key", signing.load_public_key)
             base_url = settings.url
         self._client = DStoreClient(base_url, client_id, private_key, gateway_key, settings.retry, transport,
                                     settings.key_version)
+
+    def validate_settings(self) -> Iterable[Finding]:
+        if self.settings.emulated:
+            return  # the emulator's keys are generated; none is configured
+        for name, load in (("private_key", signing.load_private_key), ("gateway_public_key", signing.load_public_key)):
+            try:
+                self._load_key(name, load)
+            except ReconcilerError as exc:
+                yield self.setting_finding(name, str(exc))
+
+    def _load_key(self, name: str, load: Any) -> Any:
+        """The RSA key of setting `name` (None when unset); a ReconcilerError naming the
+        setting and its reference, never the key, when it cannot be read or parsed."""
+        reference = getattr(self.settings, name)
+        text = self.context.secret(reference, f"backend {self.name} {name}")
+        if text is None:
+            return None
+        try:
+            return load(text)
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            source = reference if reference.startswith("${") else "the value written in reconciler.yaml"
+            kind = "private" if name == "private_key" else "public"
+            raise ReconcilerError(f"backend {self.name} {name}: {source} does not hold an RSA {kind} key "
+                                  "(PEM, or base64 of the DER encoding)") from None
 
     def _emulator_credentials(self):
         """Keys for the in-process emulator: real signatures, no credentials to manage.

@@ -101,6 +101,9 @@ class MiPOSProvider(Provider):
     def remote_id(self, binding: MiPOSBinding) -> str:
         return str(binding.store_id)
 
+    def validate_settings(self) -> Iterable[Finding]:
+        return self.secret_findings(*CREDENTIALS)
+
     def validate_store(self, view: StoreView) -> Iterable[Finding]:
         # The document's 409 list, checked before anything is sent. References to units and
         # suppliers that do not exist are the engine's own cross-reference rules.

@@ -98,6 +98,9 @@ class TipsiProvider(Provider):
     def remote_id(self, binding: TipsiBinding) -> str:
         return str(binding.store_id)
 
+    def validate_settings(self) -> Iterable[Finding]:
+        return self.secret_findings("username", "password")
+
     def validate_store(self, view: StoreView) -> Iterable[Finding]:
         # What the emulator (and Tipsi) would refuse is refused here, at the catalog line.
         # Barcodes, names and categories belong to the menu: checked once per menu,

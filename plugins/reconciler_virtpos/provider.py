@@ -115,6 +115,9 @@ class VirtPOSProvider(Provider):
             return str(binding.warehouse_id)
         return mapping.EXT_PREFIX + binding.ext_warehouse_id
 
+    def validate_settings(self) -> Iterable[Finding]:
+        return self.secret_findings("apikey")
+
     def validate_store(self, view: StoreView) -> Iterable[Finding]:
         external = view.binding.item_ids == "external"
         for item in mapping.virtpos_products(view):

@@ -15,7 +15,7 @@ import pytest
 
 from reconciler import yamlio
 from reconciler.errors import ConfigError
-from reconciler.yamlio import _DECLINED, _parse_fast, _parse_reference, parse_yaml
+from reconciler.yamlio import _DECLINED, _DuplicateKey, _parse_fast, _parse_reference, parse_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,14 +39,30 @@ def identical(a, b) -> bool:
     return repr(a) == repr(b)  # Decimal("1.0") vs Decimal("1.00"), tz-aware datetimes
 
 
+DUPLICATE = "a duplicate key"  # what `check` returns when the fast path found one
+
+
 def check(text: str) -> object:
-    """Assert the fast path agrees with the reference; return what the fast path gave."""
-    fast = _parse_fast(text)
+    """Assert the fast path agrees with the reference; return what the fast path gave.
+
+    A duplicate key is an answer too: the fast path read the whole document as PyYAML
+    does, and `parse_yaml` must then report exactly what the reference reports.
+    """
+    try:
+        fast = _parse_fast(text)
+    except _DuplicateKey:
+        fast = DUPLICATE
     try:
         reference = _parse_reference(text, "doc.yaml")
-    except Exception:  # a ConfigError, or whatever else PyYAML raises (`2024-13-45`)
+    except ConfigError as exc:
+        if fast is DUPLICATE:
+            with pytest.raises(ConfigError) as caught:
+                parse_yaml(text, "doc.yaml")
+            assert str(caught.value) == str(exc), text
+            return fast
         assert fast is _DECLINED, f"fast path accepted what PyYAML rejects: {text!r} -> {fast!r}"
         return fast
+    assert fast is not DUPLICATE, f"fast path found a duplicate PyYAML does not: {text!r}"
     if fast is not _DECLINED:
         assert identical(fast, reference), f"{text!r}: fast {fast!r} != reference {reference!r}"
     return fast
@@ -104,9 +120,6 @@ DECLINED = [
     "a: |-\n  x\n",
     "? [a, b]\n: c\n",
     "? a\n: b\n",
-    "a: 1\na: 2\n",
-    "{a: 1, a: 2}\n",
-    "1: x\n1.0: y\n",
     "a:\tb\n",
     "\ufeffa: 1\n",
     "a: 1\r\nb: 2\r\n",
@@ -150,9 +163,31 @@ OTHERS = [
 ]
 
 
+# Documents with a duplicate key that the fast path reads to the end and reports itself,
+# at the places (and with the message) PyYAML gives; the first repetition in document
+# order wins, as in PyYAML, even when an inner mapping repeats a key too.
+DUPLICATES = [
+    "a: 1\na: 2\n",
+    "{a: 1, a: 2}\n",
+    "1: x\n1.0: y\n",
+    "'1': x\n1: y\n1: z\n",
+    "a:\n  b: 1\n  b: 2\na: 3\n",
+    "a: {x: 1}\nb: {y: [1, {z: 1, z: 2}]}\nb: 4\n",
+    "a: 1\nb: {c: 1, c: 2}\na: 2\n",
+    "- [1, {k: v, \"k\": w}]\n",
+    "m:\n  0x1F: a\n  31: b\n",
+    "m: {1.50: a, 1.5: b}\n",
+]
+
+
 @pytest.mark.parametrize("text", OTHERS)
 def test_other_documents_agree(text):
     check(text)
+
+
+@pytest.mark.parametrize("text", DUPLICATES)
+def test_duplicates_are_reported_by_the_fast_path_as_pyyaml_reports_them(text):
+    assert check(text) is DUPLICATE
 
 
 @pytest.mark.parametrize("text", ACCEPTED)
@@ -208,7 +243,8 @@ def test_the_benchmark_file_is_read_by_the_fast_path():
 
 def test_duplicate_keys_still_name_both_places():
     text = "menus:\n  m:\n    products:\n      p1: {}\n      p1: {}\n"
-    assert _parse_fast(text) is _DECLINED
+    with pytest.raises(_DuplicateKey):
+        _parse_fast(text)
     with pytest.raises(ConfigError) as error:
         parse_yaml(text, "menu.yaml")
     assert str(error.value) == (

@@ -7,7 +7,8 @@ from decimal import Decimal
 import pytest
 
 from reconciler.errors import ConfigError
-from reconciler.yamlio import SourceFile, parse_yaml, render_template
+from reconciler.templates import render_template
+from reconciler.yamlio import SourceFile, parse_yaml
 
 
 def test_numbers_are_exact_decimals():
@@ -49,7 +50,7 @@ def test_template_lines_map_back_to_the_template(tmp_path):
         "stores:\n"
         "{% for s in vars.stores %}\n"
         "  {{ s }}:\n"
-        "    name: Store {{ s }}\n"
+        "    name: {{ 'Store ' ~ s }}\n"
         "    menu: m\n"
         "{% endfor %}\n"
     )

@@ -12,6 +12,7 @@ from reconciler.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 CATALOGS = REPO / "catalogs"
+EXAMPLES = sorted(p.name for p in CATALOGS.iterdir() if (p / "reconciler.yaml").is_file())
 
 
 @dataclass
