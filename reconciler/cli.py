@@ -1,41 +1,136 @@
 """The `reconciler` command line. Thin: it loads, calls the engine, renders, and maps
-outcomes to the fixed exit codes (0 ok / no changes, 1 error, 2 changes with
---detailed-exitcode, 3 refused by safety)."""
+outcomes to the fixed exit codes: 0 ok or no changes, 1 error (usage errors too), 2
+changes present with --detailed-exitcode, 3 refused by safety, and 130 after Ctrl-C.
+
+Only click is imported at start-up; each command imports the engine it uses, so
+`--version` and `--help` answer at once.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import difflib
 import functools
-import gc
 import json
-import logging
+import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
 import click
-from rich.console import Console
 
 from . import __version__
-from .applier import StoreResult, apply_plan
-from .errors import PlanError, ReconcilerError, ValidationFailed
-from .plan import Action, Plan, StorePlan
-from .planner import PlanOptions, Selector, check_fresh, make_plan
-from .project import load_project
+from .errors import ReconcilerError, ValidationFailed
 from .redaction import RedactingStream, scrub
-from .provider import ProviderContext
-from .registry import provider_class
-from .render import FORMATS, render
-from .state import StateStore, default_owner, open_state
-from .validation import Validated, validate_project
 
-EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_REFUSED = 0, 1, 2, 3
-
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+FORMATS = ("text", "markdown", "json")
+SHORT_OPTIONS = "Cvh"  # the one-letter options: -C DIR, -v/-vv, -h
 
 
-def _fail(message: str, code: int = EXIT_ERROR) -> None:
-    err.print(f"[bold red]error:[/bold red] {message}", markup=True) if err.is_terminal else click.echo(f"error: {message}", err=True)
+class ReconcilerGroup(click.Group):
+    """The root command: Terraform's spellings, and exit codes a pipeline can trust.
+
+    Click exits 2 for a usage error, which `--detailed-exitcode` reserves for "changes
+    present"; here every usage error exits 1 with its message. Terraform writes long
+    options with one dash (`-out`, `-detailed-exitcode`): the ones we share are accepted,
+    and any other one-dash word is refused with a suggestion, never read as `-d -e ...`.
+    """
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        args = list(sys.argv[1:] if args is None else args)
+        try:
+            args = self._long_spellings(args)
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(EXIT_ERROR)
+        except click.Abort:
+            click.echo("Interrupted.", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+
+    def _long_options(self) -> set[str]:
+        names: set[str] = set()
+
+        def walk(command: click.Command) -> None:
+            for param in command.params:
+                names.update(o[2:] for o in (*param.opts, *param.secondary_opts) if o.startswith("--"))
+            for sub in getattr(command, "commands", {}).values():
+                walk(sub)
+
+        walk(self)
+        return names
+
+    def _long_spellings(self, args: list[str]) -> list[str]:
+        known = self._long_options()
+        out: list[str] = []
+        for index, arg in enumerate(args):
+            if arg == "--":
+                return out + args[index:]
+            match = re.fullmatch(r"-([A-Za-z][A-Za-z0-9-]+)(=.*)?", arg)
+            if match and match.group(1) in known:
+                arg = "-" + arg
+            elif match and arg[1] not in SHORT_OPTIONS:
+                close = difflib.get_close_matches(match.group(1), sorted(known), n=1)
+                hint = f"; did you mean --{close[0]}?" if close else "; long options take two dashes"
+                raise click.UsageError(f"no such option: {arg}{hint}")
+            out.append(arg)
+        return out
+
+
+class Session:
+    """What every command of one invocation shares: the project and how to print."""
+
+    def __init__(self, directory: Path, no_color: bool = False):
+        self.directory = directory
+        self.no_color = no_color
+        self.json = False  # errors as JSON lines (apply --json)
+
+    @property
+    def color(self) -> bool:
+        return not self.no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+
+    def err_console(self) -> Any:
+        from rich.console import Console
+
+        return Console(stderr=True, highlight=False, soft_wrap=True, no_color=not self.color)
+
+    def validated(self) -> Any:
+        from .project import load_project
+        from .provider import ProviderContext
+        from .validation import validate_project
+
+        project = load_project(self.directory)
+        context = ProviderContext(project_dir=project.root, work_dir=project.work_dir)
+        validated = validate_project(project, context)
+        for warning in validated.warnings:
+            click.echo(str(warning), err=True)
+        return validated
+
+    def state(self, validated: Any) -> Any:
+        from .state import open_state
+
+        return open_state(validated.project.state_url, validated.project.root)
+
+    def state_only(self) -> Any:
+        """The state store, for commands that need no catalog."""
+        from .project import load_project
+        from .state import open_state
+
+        project = load_project(self.directory)
+        return open_state(project.state_url, project.root)
+
+
+def _fail(message: str, code: int = EXIT_ERROR, problems: list[str] = ()) -> None:
+    session = click.get_current_context().find_object(Session)
+    if session is not None and session.json:
+        click.echo(json.dumps({"type": "error", "message": message, "problems": list(problems), "exit_code": code},
+                              ensure_ascii=False))
+    else:
+        for problem in problems:
+            click.echo(problem, err=True)
+        click.echo(f"error: {message}", err=True)
     sys.exit(code)
 
 
@@ -45,28 +140,32 @@ def handles_errors(command: Callable) -> Callable:
         try:
             return command(*args, **kwargs)
         except ValidationFailed as exc:
-            for problem in exc.problems:
-                click.echo(str(problem), err=True)
-            _fail(str(exc), exc.exit_code)
+            _fail(str(exc), exc.exit_code, [str(p) for p in exc.problems])
         except ReconcilerError as exc:
             _fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            _fail("interrupted; nothing more was sent", EXIT_INTERRUPTED)
 
     return wrapper
 
 
-class Session:
-    """The project a command works on, loaded once."""
+def _set_directory(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.ensure_object(Session).directory = value
 
-    def __init__(self, directory: Path):
-        self.directory = directory
 
-    def validated(self) -> Validated:
-        project = load_project(self.directory)
-        context = ProviderContext(project_dir=project.root, work_dir=project.work_dir)
-        return validate_project(project, context)
+def _set_no_color(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(Session).no_color = True
 
-    def state(self, validated: Validated) -> StateStore:
-        return open_state(validated.project.state_url, validated.project.root)
+
+def project_options(command: Callable) -> Callable:
+    """`-C DIR` and `--no-color` after the subcommand too (`reconciler plan -C catalog`)."""
+    command = click.option("-C", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
+                           expose_value=False, callback=_set_directory, is_eager=True,
+                           help="Project directory (default: the current one).")(command)
+    return click.option("--no-color", is_flag=True, expose_value=False, callback=_set_no_color,
+                        help="Plain output (also when NO_COLOR is set).")(command)
 
 
 def selector_options(command: Callable) -> Callable:
@@ -82,7 +181,7 @@ def selector_options(command: Callable) -> Callable:
     ]
     for option in reversed(options):
         command = option(command)
-    return command
+    return project_options(command)
 
 
 def _parse_shard(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, int] | None:
@@ -118,19 +217,39 @@ class Duration(click.ParamType):
         return seconds
 
 
-def _plan_options(backends, exclude_backends, stores, exclude_stores, full, refresh, shard=None) -> PlanOptions:
+def _plan_options(backends, exclude_backends, stores, exclude_stores, full, refresh, shard=None) -> Any:
+    from .planner import PlanOptions, Selector
+
     return PlanOptions(full=full, refresh=refresh, selector=Selector(
         tuple(backends), tuple(exclude_backends), tuple(stores), tuple(exclude_stores), shard))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _run(work: Callable[[], Any]) -> Any:
+    """Run a coroutine factory and hand its result out through a box: asyncio.run would
+    otherwise build the repr of a finished task holding a whole plan."""
+    import asyncio
+
+    box: list[Any] = []
+
+    async def boxed() -> None:
+        box.append(await work())
+
+    asyncio.run(boxed())
+    return box[0]
+
+
+@click.group(cls=ReconcilerGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-C", "directory", default=".", type=click.Path(file_okay=False, path_type=Path),
-              help="Project directory (default: the current one).")
+              help="Project directory (default: the current one; also accepted after the command).")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("--no-color", is_flag=True, help="Plain output (also when NO_COLOR is set).")
 @click.version_option(__version__, prog_name="reconciler")
 @click.pass_context
-def main(ctx: click.Context, directory: Path, verbose: int) -> None:
+def main(ctx: click.Context, directory: Path, verbose: int, no_color: bool) -> None:
     """Reconcile YAML retail catalogs into point-of-sale and marketplace backends."""
+    import gc
+    import logging
+
     # Everything the CLI prints passes through the scrubber: a server that echoes a request
     # into its error cannot put a secret on the screen or into a CI log.
     for name in ("stdout", "stderr"):
@@ -143,10 +262,11 @@ def main(ctx: click.Context, directory: Path, verbose: int) -> None:
     # default thresholds the cyclic collector walks them all again and again (about a
     # fifth of a 500-store plan). Collect the youngest generation less often.
     gc.set_threshold(100_000, 50, 100)
-    ctx.obj = Session(directory)
+    ctx.obj = Session(directory, no_color)
 
 
 @main.command()
+@project_options
 @click.pass_obj
 @handles_errors
 def validate(session: Session) -> None:
@@ -160,6 +280,7 @@ def validate(session: Session) -> None:
 @selector_options
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), help="Write the plan to FILE (JSON).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
 @click.option("--force", is_flag=True, help="Do not refuse the plan on safety thresholds.")
 @click.option("--price-alert", type=click.FloatRange(0), default=None, metavar="SHARE",
@@ -168,60 +289,70 @@ def validate(session: Session) -> None:
               help="Report what changed in the backends since the last apply (drift); propose no writes.")
 @click.pass_obj
 @handles_errors
-def plan(session: Session, out: Path | None, fmt: str, detailed_exitcode: bool, force: bool,
+def plan(session: Session, out: Path | None, fmt: str, as_json: bool, detailed_exitcode: bool, force: bool,
          price_alert: float | None, refresh_only: bool, **selectors: Any) -> None:
     """Show what apply would change, and how many requests it would take."""
+    from .planner import make_plan
+    from .render import render
+
+    fmt = "json" if as_json else fmt
     if refresh_only:
         if out is not None or not selectors["refresh"] or selectors["full"]:
             raise click.UsageError("--refresh-only reads the backends and writes no plan: "
                                    "it does not combine with --out, --no-refresh or --full")
-        _drift(session, fmt, detailed_exitcode, selectors)
+        report = _drift(session, selectors)
+        from .drift import render_drift
+
+        click.echo(render_drift(report, fmt))
+        if detailed_exitcode and report.has_drift:
+            sys.exit(EXIT_CHANGES)
         return
     validated = session.validated()
     state = session.state(validated)
+    options = _plan_options(**selectors)
+
+    async def work() -> Any:
+        try:
+            return await make_plan(validated, state, options)
+        finally:
+            for provider in validated.providers.values():
+                await provider.close()
+
     try:
-        the_plan = asyncio.run(_make_plan(validated, state, _plan_options(**selectors)))
+        the_plan = _run(work)
     finally:
         state.close()
-    click.echo(render(the_plan, fmt, color=fmt == "text" and sys.stdout.isatty(), price_alert=price_alert,
+    click.echo(render(the_plan, fmt, color=fmt == "text" and session.color, price_alert=price_alert,
                       full_plan=out.name if out else None), nl=fmt == "json")
     if out is not None:
-        out.write_text(scrub(the_plan.to_json()) + "\n", encoding="utf-8")
-        click.echo(f"plan written to {out}", err=True)
+        if the_plan.safety_violations() and not force:
+            click.echo(f"{out} not written: safety refuses this plan, so apply would only refuse the file "
+                       "(--force writes it)", err=True)
+        else:
+            out.write_text(scrub(the_plan.to_json()) + "\n", encoding="utf-8")
+            click.echo(f"plan written to {out}", err=True)
     the_plan.check_safety(force)
     if detailed_exitcode and the_plan.has_changes:
         sys.exit(EXIT_CHANGES)
 
 
-def _drift(session: Session, fmt: str, detailed_exitcode: bool, selectors: dict[str, Any]) -> None:
-    from .drift import drift_report, render_drift
+def _drift(session: Session, selectors: dict[str, Any]) -> Any:
+    from .drift import drift_report
 
     validated = session.validated()
     state = session.state(validated)
+
+    async def work() -> Any:
+        try:
+            return await drift_report(validated, state, _plan_options(**selectors))
+        finally:
+            for provider in validated.providers.values():
+                await provider.close()
+
     try:
-        report = asyncio.run(_closing_providers(validated, drift_report(validated, state, _plan_options(**selectors))))
+        return _run(work)
     finally:
         state.close()
-    click.echo(render_drift(report, fmt))
-    if detailed_exitcode and report.has_drift:
-        sys.exit(EXIT_CHANGES)
-
-
-async def _closing_providers(validated: Validated, work: Any) -> Any:
-    try:
-        return await work
-    finally:
-        for provider in validated.providers.values():
-            await provider.close()
-
-
-async def _make_plan(validated: Validated, state: StateStore, options: PlanOptions) -> Plan:
-    providers = list(validated.providers.values())
-    try:
-        return await make_plan(validated, state, options)
-    finally:
-        for provider in providers:
-            await provider.close()
 
 
 @main.command()
@@ -231,130 +362,85 @@ async def _make_plan(validated: Validated, state: StateStore, options: PlanOptio
 @click.option("--force", is_flag=True, help="Apply even when safety thresholds are crossed.")
 @click.option("--lock-timeout", type=Duration(), default="0s", show_default=True, metavar="DURATION",
               help="Wait this long for a store another apply holds (30s, 5m), then report it locked.")
+@click.option("--parallelism", type=click.IntRange(1, 64), default=None, metavar="N",
+              help="Stores applied at once per backend, overriding the backends' concurrency.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Events as JSON, one object a line on stdout (plan, action, result, summary, error).")
+@click.option("--refresh-only", is_flag=True,
+              help="Record what the backends hold into the state (after review); send nothing to them.")
 @click.pass_obj
 @handles_errors
 def apply(session: Session, planfile: Path | None, auto_approve: bool, force: bool, lock_timeout: float,
-          **selectors: Any) -> None:
+          parallelism: int | None, as_json: bool, refresh_only: bool, **selectors: Any) -> None:
     """Make the changes: of PLANFILE exactly, or of a fresh plan after confirmation."""
+    from .cli_apply import ApplyRequest, Events, run_apply
+
+    session.json = as_json
+    events = Events(as_json, session.err_console())
+    if refresh_only:
+        if planfile is not None or selectors["full"] or not selectors["refresh"]:
+            raise click.UsageError("--refresh-only records what the backends hold: "
+                                   "it takes no plan file and does not combine with --full or --no-refresh")
+        sys.exit(_apply_refresh_only(session, events, auto_approve, selectors))
     validated = session.validated()
     state = session.state(validated)
     try:
-        code = asyncio.run(_apply(validated, state, planfile, auto_approve, force, _plan_options(**selectors),
-                                  lock_timeout))
+        code = run_apply(validated, state, ApplyRequest(
+            planfile, _plan_options(**selectors), auto_approve, force, lock_timeout, parallelism, as_json,
+            session.color), events)
     finally:
         state.close()
     sys.exit(code)
 
 
-async def _apply(validated: Validated, state: StateStore, planfile: Path | None, auto_approve: bool,
-                 force: bool, options: PlanOptions, lock_timeout: float = 0.0) -> int:
+def _apply_refresh_only(session: Session, events: Any, auto_approve: bool, selectors: dict[str, Any]) -> int:
+    from .cli_apply import lease_for_refresh, report_refresh
+    from .drift import render_drift
+    from .refresh import refresh_state
+    from .state import default_owner
+
+    report = _drift(session, selectors)
+    if not events.as_json:
+        click.echo(render_drift(report, "text"))
+    if not report.has_drift:
+        events.emit("summary", recorded=0, not_recorded=0, exit_code=EXIT_OK)
+        if not events.as_json:
+            click.echo("Nothing to record.")
+        return EXIT_OK
+    if not auto_approve:
+        if not sys.stdin.isatty():
+            raise ReconcilerError("apply --refresh-only asks for confirmation; there is no terminal, "
+                                  "so pass --auto-approve")
+        if not click.confirm("Record what the backends hold into the state?", default=False):
+            events.say("Refresh cancelled.")
+            return EXIT_ERROR
+    validated = session.validated()
+    state = session.state(validated)
     try:
-        if planfile is not None:
-            the_plan = Plan.from_json(planfile.read_text(encoding="utf-8"), str(planfile))
-            await check_fresh(the_plan, validated, state)
-            click.echo(f"applying plan {the_plan.plan_id} from {planfile}", err=True)
-        else:
-            the_plan = await make_plan(validated, state, options)
-            click.echo(render(the_plan, "text", color=sys.stdout.isatty()))
-        the_plan.check_safety(force)
-        if not the_plan.has_changes:
-            click.echo("Nothing to apply.")
-            return EXIT_OK
-        if planfile is None and not auto_approve:
-            if not sys.stdin.isatty():
-                raise PlanError("apply without a plan file asks for confirmation; there is no terminal, "
-                                "so pass --auto-approve (or apply a reviewed plan file)")
-            if not click.confirm("Apply these changes?", default=False):
-                click.echo("Nothing applied.")
-                return EXIT_OK
-        with _Progress(the_plan) as progress:
-            results = await apply_plan(the_plan, validated.providers, state, default_owner(), progress,
-                                       lock_timeout)
+        records = refresh_state(state, report, default_owner(), lease_for_refresh())
     finally:
-        for provider in validated.providers.values():
-            await provider.close()
-    return _report(results)
-
-
-class _Progress:
-    """Apply progress: a bar on a terminal, one line per event otherwise (CI logs)."""
-
-    def __init__(self, plan: Plan):
-        self.total = sum(len(s.actions) for s in plan.changed_stores)
-        self.bar = None
-        if err.is_terminal:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                console=err, transient=True)
-            self.task = self.bar.add_task("applying", total=self.total)
-
-    def __enter__(self) -> "_Progress":
-        if self.bar is not None:
-            self.bar.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-    def __call__(self, store: StorePlan, action: Action | None, event: str) -> None:
-        where = f"{store.backend}/{store.store}"
-        if self.bar is not None:
-            if action is not None and event == "sending":
-                self.bar.update(self.task, description=f"{where}: {action.kind}")
-            elif action is not None and event == "done":
-                self.bar.advance(self.task)
-            elif event not in ("sending", "done"):
-                self.bar.console.print(f"  {where}: {event}")
-            return
-        if action is None:
-            click.echo(f"  {where}: {event}", err=True)
-        elif event != "sending":
-            click.echo(f"  {where}: {action.index + 1}/{len(store.actions)} {action.kind} {event}", err=True)
-
-
-def _answer_counts(responses: list[dict[str, Any]]) -> dict[str, int]:
-    """Numbers the backend reported (e.g. created_items), summed over a store's requests."""
-    counts: dict[str, int] = {}
-    for response in responses:
-        for key, value in response.items():
-            if isinstance(value, int) and not isinstance(value, bool):
-                counts[key] = counts.get(key, 0) + value
-    return counts
-
-
-def _report(results: list[StoreResult]) -> int:
-    failed = [r for r in results if not r.ok]
-    for result in results:
-        line = f"{result.backend}/{result.store}: {result.status}, {result.requests} request{'s' * (result.requests != 1)}"
-        counts = _answer_counts(result.responses)
-        if counts:
-            line += " (" + ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in counts.items()) + ")"
-        click.echo(line + (f" - {result.message}" if result.message else ""))
-    applied = sum(1 for r in results if r.status == "applied")
-    click.echo(f"Apply finished: {applied} applied, {len(failed)} not applied.")
-    if any(r.status == "unknown" for r in results):
-        click.echo("Stores with an unknown outcome are marked; the next plan takes the full path for them.")
-    if any(r.status == "stale" for r in results):
-        click.echo("Stores that changed since the plan was made were left alone; make a new plan for them.")
-    if any(r.status == "locked" for r in results):
-        click.echo("Locked stores are being applied by someone else; plan again when they are done "
-                   "(--lock-timeout waits for them).")
-    return EXIT_ERROR if failed else EXIT_OK
+        state.close()
+    return report_refresh(records, events)
 
 
 @main.command()
-@click.argument("planfile", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("planfiles", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--price-alert", type=click.FloatRange(0), default=None, metavar="SHARE",
               help="In markdown, call out prices moving by more than SHARE (default 0.2).")
+@project_options
+@click.pass_obj
 @handles_errors
-def show(planfile: Path, fmt: str, price_alert: float | None) -> None:
-    """Render a saved plan file."""
-    the_plan = Plan.from_json(planfile.read_text(encoding="utf-8"), str(planfile))
-    click.echo(render(the_plan, fmt, color=fmt == "text" and sys.stdout.isatty(), price_alert=price_alert,
-                      full_plan=planfile.name), nl=fmt == "json")
+def show(session: Session, planfiles: tuple[Path, ...], fmt: str, price_alert: float | None) -> None:
+    """Render saved plan files: one, or the shards of a CI matrix as one plan."""
+    from .plan import Plan
+    from .render import render
+
+    plans = [Plan.from_json(path.read_text(encoding="utf-8"), str(path)) for path in planfiles]
+    the_plan = plans[0] if len(plans) == 1 else Plan.merged(plans)
+    names = ", ".join(path.name for path in planfiles)
+    click.echo(render(the_plan, fmt, color=fmt == "text" and session.color, price_alert=price_alert,
+                      full_plan=names), nl=fmt == "json")
 
 
 @main.command()
@@ -367,6 +453,8 @@ def show(planfile: Path, fmt: str, price_alert: float | None) -> None:
 def emulate(provider: str, port: int, host: str, data_dir: Path | None) -> None:
     """Serve PROVIDER's backend emulator over HTTP."""
     import uvicorn
+
+    from .registry import provider_class
 
     cls = provider_class(provider)
     if data_dir is not None:
@@ -384,6 +472,7 @@ def webhooks() -> None:
 @webhooks.command("serve")
 @click.option("--port", default=8090, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
+@project_options
 @click.pass_obj
 @handles_errors
 def webhooks_serve(session: Session, port: int, host: str) -> None:
@@ -395,7 +484,7 @@ def webhooks_serve(session: Session, port: int, host: str) -> None:
     validated = session.validated()
     apps = receivers(validated, lambda: session.state(validated))
     if not apps:
-        _fail("no configured backend receives webhooks")
+        raise ReconcilerError("no configured backend receives webhooks")
     for name in apps:
         click.echo(f"{name}: http://{host}:{port}/webhooks/{name}", err=True)
     uvicorn.run(webhooks_app(apps), host=host, port=port, log_level="warning")
@@ -404,13 +493,15 @@ def webhooks_serve(session: Session, port: int, host: str) -> None:
 @main.command("import")
 @click.argument("backend")
 @click.option("--store", "store_id", required=True, metavar="ID", help="The catalog store to import.")
+@project_options
 @click.pass_obj
 @handles_errors
 def import_command(session: Session, backend: str, store_id: str) -> None:
     """Write BACKEND's live stock of store ID (and products its menu lacks) into the catalog."""
     from .importer import import_store
 
-    report = asyncio.run(import_store(session.validated(), backend, store_id))
+    validated = session.validated()
+    report = _run(lambda: import_store(validated, backend, store_id))
     click.echo(f"{backend}/{store_id}: {report.stock_entries} stock entries written to {report.stock_file}")
     if report.added_products:
         click.echo(f"{len(report.added_products)} products added to {report.menu_file}: "
@@ -424,11 +515,12 @@ def state() -> None:
 
 
 @state.command("list")
+@project_options
 @click.pass_obj
 @handles_errors
 def state_list(session: Session) -> None:
     """One line per (backend, store) with its serial and whether its outcome is unknown."""
-    store = _open_state_only(session)
+    store = session.state_only()
     try:
         for row in store.all():
             flag = f"  UNKNOWN: {row.unknown}" if row.unknown else ""
@@ -441,11 +533,12 @@ def state_list(session: Session) -> None:
 @state.command("show")
 @click.argument("backend")
 @click.argument("store_id")
+@project_options
 @click.pass_obj
 @handles_errors
 def state_show(session: Session, backend: str, store_id: str) -> None:
     """The recorded snapshot of one store, as JSON."""
-    store = _open_state_only(session)
+    store = session.state_only()
     try:
         row = store.get(backend, store_id)
     finally:
@@ -456,11 +549,12 @@ def state_show(session: Session, backend: str, store_id: str) -> None:
 
 
 @state.command("locks")
+@project_options
 @click.pass_obj
 @handles_errors
 def state_locks(session: Session) -> None:
     """Current leases, with owner and expiry."""
-    store = _open_state_only(session)
+    store = session.state_only()
     try:
         for lock in store.locks():
             click.echo(f"{lock.backend}\t{lock.store}\t{lock.owner}\tsince {lock.acquired_at}\t"
@@ -472,11 +566,12 @@ def state_locks(session: Session) -> None:
 @state.command("unlock")
 @click.argument("backend")
 @click.argument("store_id")
+@project_options
 @click.pass_obj
 @handles_errors
 def state_unlock(session: Session, backend: str, store_id: str) -> None:
     """Remove a store's lease deliberately (after making sure no apply is running)."""
-    store = _open_state_only(session)
+    store = session.state_only()
     try:
         removed = store.release(backend, store_id)
     finally:
@@ -484,9 +579,42 @@ def state_unlock(session: Session, backend: str, store_id: str) -> None:
     click.echo(f"lock of {backend}/{store_id} removed" if removed else f"{backend}/{store_id} was not locked")
 
 
-def _open_state_only(session: Session) -> StateStore:
-    project = load_project(session.directory)
-    return open_state(project.state_url, project.root)
+@state.command("rm")
+@click.argument("backend")
+@click.argument("store_id")
+@project_options
+@click.pass_obj
+@handles_errors
+def state_rm(session: Session, backend: str, store_id: str) -> None:
+    """Forget what was recorded for a store binding; its next plan is a first contact.
+
+    Nothing is sent: the backend keeps what it holds. Use it for a binding that moved to
+    another tool, or a store closed in the backend by hand."""
+    store = session.state_only()
+    try:
+        if not store.forget(backend, store_id):
+            raise ReconcilerError(f"no state recorded for {backend}/{store_id}")
+    finally:
+        store.close()
+    click.echo(f"{backend}/{store_id} forgotten; the backend was not touched, and its next plan is a first contact")
+
+
+@state.command("mv")
+@click.argument("backend")
+@click.argument("store_id")
+@click.argument("new_store_id")
+@project_options
+@click.pass_obj
+@handles_errors
+def state_mv(session: Session, backend: str, store_id: str, new_store_id: str) -> None:
+    """Give a store binding's state a new catalog id, after renaming the store in the
+    catalog (otherwise the plan removes everything from the old id and creates the new)."""
+    store = session.state_only()
+    try:
+        store.rename(backend, store_id, new_store_id)
+    finally:
+        store.close()
+    click.echo(f"{backend}/{store_id} is now {backend}/{new_store_id}; nothing was sent")
 
 
 @main.command()
@@ -502,11 +630,13 @@ def schema(kind: str) -> None:
 @main.command()
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--check", is_flag=True, help="Change nothing; exit 1 if a file is not canonical.")
+@project_options
 @click.pass_obj
 @handles_errors
 def fmt(session: Session, files: tuple[Path, ...], check: bool) -> None:
     """Rewrite catalog files canonically, keeping comments (default: the project's catalog)."""
     from .fmt import format_files
+    from .project import load_project
 
     if files:
         paths = list(files)

@@ -31,6 +31,8 @@ class StoreDrift:
     changes: list[ResourceChange]
     meta_changes: list[Any] = field(default_factory=list)
     unknown: str | None = None
+    observed: Any = None  # the Observed the report compared, for `apply --refresh-only`
+    row: Any = None  # the state row it was compared with
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ async def drift_report(validated: Validated, state: StateView, options: PlanOpti
         base_meta = {k: row.meta.get(k) for k in observed.meta}
         meta_changes = field_changes(base_meta, seen_meta) if seen_meta != base_meta else []
         stores.append(StoreDrift(target.backend, target.store, target.remote_id, observed.source,
-                                 changes, meta_changes, row.unknown))
+                                 changes, meta_changes, row.unknown, observed, row))
     never = sorted(f"{t.backend}/{t.store}" for t in targets if t.row is None)
     return DriftReport(stores, unobservable, never)
 

@@ -79,7 +79,14 @@ class ValidationFailed(ReconcilerError):
 
 
 class SecretError(ConfigError):
-    """A secret reference could not be resolved. Names the reference, never a value."""
+    """A secret reference could not be resolved. Names the reference, never a value.
+
+    `unavailable`: the secret is simply not here (an unset variable, a missing file), as in
+    a pull-request job that plans without credentials; otherwise it is here but unusable."""
+
+    def __init__(self, message: str, location: Location | None = None, unavailable: bool = False):
+        super().__init__(message, location)
+        self.unavailable = unavailable
 
 
 class PlanError(ReconcilerError):

@@ -11,7 +11,7 @@ from fnmatch import fnmatchcase
 
 from . import __version__
 from .diff import diff_resources, field_changes
-from .errors import PlanError, StalePlanError
+from .errors import ConfigError, PlanError, StalePlanError
 from .expand import StoreView
 from .fingerprint import resource_hash, snapshot_fingerprint
 from .model import Safety
@@ -48,6 +48,20 @@ class Selector:
         if self.shard is not None:
             described["shard"] = [f"{self.shard[0]}/{self.shard[1]}"]
         return described
+
+    def unmatched(self, bindings: set[tuple[str, str]]) -> str:
+        """Why an include pattern selects nothing among `bindings`, naming what exists, or ''."""
+        def missing(patterns: tuple[str, ...], values: set[str]) -> list[str]:
+            return [p for p in patterns if not any(fnmatchcase(v, p) for v in values)]
+
+        backends = {b for b, _ in bindings}
+        for option, patterns, values in (("--backend", self.backends, backends),
+                                         ("--store", self.stores, {s for _, s in bindings})):
+            for pattern in missing(patterns, values):
+                known = sorted(values)
+                shown = ", ".join(known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20 else "")
+                return f"{option} {pattern!r} matches no store binding; there are: {shown or 'none'}"
+        return ""
 
     @classmethod
     def from_description(cls, described: dict[str, list[str]]) -> "Selector":
@@ -106,6 +120,10 @@ def desired_fingerprint(desired: DesiredStore, hashes: dict[str, str] | None = N
 def _targets(validated: Validated, state: StateView, options: PlanOptions) -> list[_Target]:
     targets: list[_Target] = []
     rows = {(row.backend, row.store): row for row in state.all()}  # one read, one decode per row
+    bindings = {(v.backend, v.store_id) for v in validated.views} | {k for k in rows if k[0] in validated.providers}
+    unmatched = options.selector.unmatched(bindings)
+    if unmatched:
+        raise ConfigError(unmatched)
     seen: set[tuple[str, str]] = set()
     for view in validated.views:
         if not options.selector.selects(view.backend, view.store_id):

@@ -40,6 +40,7 @@ class Finding:
     message: str
     at_key: bool = False
     in_project_file: bool = False  # path is inside reconciler.yaml instead of the catalog
+    severity: str = "error"  # or "warning": said, but nothing is refused
 
 
 @dataclass(frozen=True)
@@ -234,11 +235,18 @@ class Provider(ABC):
             try:
                 self.context.secret(getattr(self.settings, name), f"backend {self.name} {name}")
             except SecretError as exc:
-                yield self.setting_finding(name, str(exc))
+                yield self.secret_finding(name, exc)
 
-    def setting_finding(self, name: str, message: str) -> Finding:
+    def secret_finding(self, name: str, exc: SecretError) -> Finding:
+        """A secret that is not here is a warning (a plan of a write-only backend needs no
+        credentials; apply does, and says so then); one that is here but unusable, an error."""
+        if exc.unavailable:
+            return self.setting_finding(name, f"{exc}; apply needs it", severity="warning")
+        return self.setting_finding(name, str(exc))
+
+    def setting_finding(self, name: str, message: str, severity: str = "error") -> Finding:
         """A Finding located at this backend's setting `name` in reconciler.yaml."""
-        return Finding(("backends", self.name, name), message, in_project_file=True)
+        return Finding(("backends", self.name, name), message, in_project_file=True, severity=severity)
 
     def validate_store(self, view: StoreView) -> Iterable[Finding]:
         return ()

@@ -12,7 +12,7 @@ from .emulation import (
     InProcessTransport,
     faults_endpoint,
 )
-from .errors import BackendError, Location, OutcomeUnknown, ReconcilerError
+from .errors import BackendError, Location, OutcomeUnknown, ReconcilerError, SecretError
 from .expand import ResourceCache, StoreProduct, StoreView
 from .fingerprint import encode_body, encoded_size, fingerprint
 from .model import StockEntry
@@ -42,7 +42,7 @@ __all__ = [
     "DroppedConnection", "Effect", "encode_body", "encoded_size", "Fault", "FaultQueue", "faults_endpoint",
     "FieldChange", "Finding", "fingerprint", "from_minor_units", "Hang", "Imported",
     "ImportedProduct", "InProcessTransport", "Location", "ObservationSink", "Observed",
-    "OutcomeUnknown", "Program", "Provider", "ProviderContext", "ReconcilerError", "register_secret",
+    "OutcomeUnknown", "Program", "Provider", "ProviderContext", "ReconcilerError", "register_secret", "SecretError",
     "ResourceCache", "ResourceChange", "RetrySettings", "scrub", "StockEntry", "StorePlan", "StoreProduct",
     "StoreView", "to_minor_units",
 ]

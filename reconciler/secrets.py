@@ -32,13 +32,15 @@ def resolve_secret(value: str | None, project_dir: Path, what: str) -> str | Non
     if kind == "env":
         resolved = os.environ.get(name)
         if resolved is None:
-            raise SecretError(f"{what}: environment variable {name} is not set (referenced as {value})")
+            raise SecretError(f"{what}: environment variable {name} is not set (referenced as {value})",
+                              unavailable=True)
     else:
         path = (project_dir / name).expanduser()
         try:
             resolved = path.read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise SecretError(f"{what}: cannot read {name}: {exc.strerror} (referenced as {value})") from None
+            raise SecretError(f"{what}: cannot read {name}: {exc.strerror} (referenced as {value})",
+                              unavailable=isinstance(exc, FileNotFoundError)) from None
         except UnicodeDecodeError:
             raise SecretError(f"{what}: {name} is not UTF-8 text (referenced as {value})") from None
     register_secret(resolved)  # from now on it is masked in every output, in any encoding

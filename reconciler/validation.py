@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -31,6 +31,7 @@ class Validated:
     project: Project
     providers: dict[str, Provider]
     views: list[StoreView]
+    warnings: list[Problem] = field(default_factory=list)  # said, but nothing refused
 
 
 def validate_project(project: Project, context: ProviderContext,
@@ -70,7 +71,7 @@ def validate_project(project: Project, context: ProviderContext,
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise ValidationFailed(problems)
-    return Validated(project, providers, views)
+    return Validated(project, providers, views, [p for p in problems if p.severity != "error"])
 
 
 def _locate(project: Project, finding: Finding) -> Problem:
@@ -78,7 +79,7 @@ def _locate(project: Project, finding: Finding) -> Problem:
         location = project.locate_config(finding.path, finding.at_key)
     else:
         location = project.catalog.locate(finding.path, finding.at_key)
-    return Problem(location, finding.message)
+    return Problem(location, finding.message, finding.severity)
 
 
 def _build_providers(project: Project, context: ProviderContext, transports: dict[str, Any],

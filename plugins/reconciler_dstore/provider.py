@@ -28,6 +28,7 @@ from reconciler.sdk import (
     Program,
     Provider,
     ReconcilerError,
+    SecretError,
     ResourceCache,
     StoreProduct,
     StorePlan,
@@ -280,6 +281,8 @@ class DStoreProvider(Provider):
         for name, load in (("private_key", signing.load_private_key), ("gateway_public_key", signing.load_public_key)):
             try:
                 self._load_key(name, load)
+            except SecretError as exc:
+                yield self.secret_finding(name, exc)
             except ReconcilerError as exc:
                 yield self.setting_finding(name, str(exc))
 

@@ -57,7 +57,10 @@ def test_a_plan_file_refused_at_review_is_refused_at_apply(tmp_path):
     project = seven_item_store(tmp_path)
     project.write("menu.yaml", MENU.format("      i0: {name: item 0, price: 2}"))
     out = project.root / "plan.json"
-    assert project.run("plan", "--out", str(out)).exit_code == 3
+    refused = project.run("plan", "--out", str(out))
+    assert refused.exit_code == 3 and not out.exists()  # apply would only refuse that file
+    assert "plan.json not written: safety refuses this plan" in refused.output
+    assert project.run("plan", "--out", str(out), "--force").exit_code == 0  # reviewed, and meant
     assert json.loads(out.read_text())["stores"][0]["safety"]["violations"]
     assert project.run("apply", str(out)).exit_code == 3
     assert project.run("apply", str(out), "--force").exit_code == 0

@@ -24,7 +24,7 @@ backends:
 """
 
 SUMMARY_RE = re.compile(r"^error: (\d+) problems? found; nothing was sent$")
-PROBLEM_RE = re.compile(r"^(?P<loc>[^:\s]+:\d+:\d+): error: (?P<message>.*)$")
+PROBLEM_RE = re.compile(r"^(?P<loc>[^:\s]+:\d+:\d+): (?:error|warning): (?P<message>.*)$")
 
 
 def at(file: str, text: str, line: int, token: str | None = None, col: int | None = None) -> str:
@@ -88,7 +88,7 @@ class Outcome:
         problems = lines[:-1]
         assert int(summary.group(1)) == len(problems), self.report
         for line in problems:
-            assert PROBLEM_RE.match(line), f"not `file:line:col: error: message`: {line!r}\n{self.report}"
+            assert PROBLEM_RE.match(line), f"not `file:line:col: error|warning: message`: {line!r}\n{self.report}"
         if count is not None:
             assert len(problems) == count, self.report
         here = [line for line in problems if line.startswith(f"{location}: error: ")]

@@ -183,5 +183,5 @@ def test_a_pos_account_id_over_syncstores_64_characters_is_refused_at_its_value(
     project.write("reconciler.yaml", CONFIG.replace("bk001", "a" * 65))
     result = project.run("validate")
     assert result.exit_code == 1
-    assert ("reconciler.yaml:2:64: error: backends.demo.pos_account_id: value error, pos_account_id is longer "
+    assert ("reconciler.yaml:2:64: error: backends.demo.pos_account_id: pos_account_id is longer "
             "than D-Store's 64 characters") in result.output
