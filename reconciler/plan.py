@@ -161,15 +161,66 @@ class Plan(Frozen):
     def changed_stores(self) -> list[StorePlan]:
         return [s for s in self.stores if s.has_changes]
 
-    def totals(self) -> dict[str, int]:
-        totals = {"stores": len(self.changed_stores), "create": 0, "update": 0, "delete": 0,
+    @property
+    def unsent_stores(self) -> list[StorePlan]:
+        """Stores that differ from the catalog but get no request: the backend cannot
+        express the change (a D-Store store leaving the catalog keeps its products). Their
+        warnings say why; they are not counted as changes."""
+        return [s for s in self.stores if not s.actions and (s.changes or s.meta_changes)]
+
+    def totals(self, stores: list[StorePlan] | None = None) -> dict[str, int]:
+        """Counts over `stores`, by default the stores apply sends requests to: changes by
+        operation, stores whose own settings change, requests and bytes."""
+        stores = self.changed_stores if stores is None else stores
+        totals = {"stores": len(stores), "create": 0, "update": 0, "delete": 0, "settings": 0,
                   "requests": 0, "bytes": 0}
-        for store in self.stores:
+        for store in stores:
             for op, n in store.counts().items():
                 totals[op] += n
+            totals["settings"] += bool(store.meta_changes)
             totals["requests"] += store.requests
             totals["bytes"] += store.bytes
         return totals
+
+    @classmethod
+    def merged(cls, plans: list["Plan"]) -> "Plan":
+        """One plan for display, made of the plans of a CI matrix's shards.
+
+        Stores of all, sorted by backend and store; ids and projects joined with "+".
+        Apply takes each shard's own plan file, never this one: its plan id is none of
+        the ids its actions were made with, so apply refuses it as edited.
+        """
+        if not plans:
+            raise PlanError("no plan files to show")
+        versions = sorted({p.format_version for p in plans})
+        if len(versions) > 1:
+            raise PlanError(f"the plans have different format versions ({', '.join(map(str, versions))}); "
+                            "make them again with one version of the reconciler")
+        owner: dict[tuple[str, str], str] = {}
+        for plan in plans:
+            for store in plan.stores:
+                if store.key in owner:
+                    raise PlanError(f"{store.backend}/{store.store} is in plan {owner[store.key]} and in plan "
+                                    f"{plan.plan_id}; the plans to show together must cover different stores "
+                                    "(the shards of one --shard I/N matrix)")
+                owner[store.key] = plan.plan_id
+        if len(plans) == 1:
+            return plans[0]
+
+        def joined(values: list[str]) -> str:
+            return "+".join(dict.fromkeys(values))
+
+        return cls(
+            format_version=versions[0],
+            plan_id=joined([p.plan_id for p in plans]),
+            created_at=min(p.created_at for p in plans),
+            tool_version=joined([p.tool_version for p in plans]),
+            project=joined([p.project for p in plans]),
+            options={"merged": [{"plan_id": p.plan_id, **p.options} for p in plans]},
+            stores=sorted((s for p in plans for s in p.stores), key=lambda s: s.key),
+            notes=[f"shown together: {len(plans)} plans ({', '.join(p.plan_id for p in plans)}); "
+                   "apply each plan file on its own"] + [n for p in plans for n in p.notes],
+        )
 
     # -- safety ------------------------------------------------------------------------------
     def safety_violations(self) -> list[tuple[StorePlan, str]]:

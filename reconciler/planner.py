@@ -331,7 +331,8 @@ def _plan_store(plan_id: str, created: datetime, project_safety: Safety, target:
     if lock is not None:
         warnings.append(f"locked by {lock.owner} since {lock.acquired_at} (expires {lock.expires_at})")
     if target.view is None:
-        warnings.append("this store is no longer in the catalog for this backend; its products would be removed")
+        warnings.append("this store is no longer in the catalog for this backend; " + (
+            "the plan removes its products" if program.actions else "no request removes its products"))
     observed_fp = (target.row.fingerprint if observed.source == "state" and target.row
                    else snapshot_fingerprint(observed.meta, observed.resources, observed_hashes))
     return StorePlan(

@@ -43,7 +43,9 @@ def test_a_first_full_sync_of_a_store_not_owned_is_refused_and_nothing_is_sent(t
             "(syncProduct.full) replaces or clears whatever it does not name") in plan.output
     assert "declare the store owned (`owned: true` on its binding, or on the backend)" in plan.output
     markdown = project.run("plan", "--format", "markdown").output
-    assert "**unseen contents** demo / cafe" in markdown
+    assert markdown.splitlines()[1].endswith(": refused by safety")
+    assert ("> - **safety** demo / cafe: the reconciler has no record of what demo holds for this store, "
+            "and action 0 (syncProduct.full) replaces or clears whatever it does not name") in markdown
     store = json.loads(project.run("plan", "--format", "json").stdout)["stores"][0]
     assert store["unseen"].startswith("the reconciler has no record of what demo holds")
     assert store["owned"] is False and store["safety"]["violations"]
