@@ -147,7 +147,8 @@ def _details(store: StorePlan, price_alert: float) -> str:
     if store.actions:
         summary = f"{store.path} path, {cost_line(store)}"
     else:
-        summary = f"nothing is sent, {plural(len(store.changes) + bool(store.meta_changes), 'change')} stay undone"
+        undone = len(store.changes) + bool(store.meta_changes)
+        summary = f"nothing is sent, {plural(undone, 'change')} {'stays' if undone == 1 else 'stay'} undone"
     lines = [f"<details><summary>{html(store_title(store))}: {html(summary)}</summary>", "",
              f"Reason: {md(store.reason)}", ""]
     if store.unseen:

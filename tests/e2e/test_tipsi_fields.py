@@ -41,15 +41,17 @@ def test_a_dropped_unit_size_is_a_drift_the_plan_keeps_showing_and_sends_nothing
     plan = shop.run("plan", "--detailed-exitcode")
     assert plan.exit_code == 0, plan.output  # nothing apply could change
     out = plan.output
-    assert ("tipsi / wine-shop (id 19771 on tipsi): none path - nothing to send: Tipsi cannot clear what the catalog "
+    assert ("tipsi / wine-shop (id 19771 on tipsi): nothing is sent - nothing to send: Tipsi cannot clear what the catalog "
             "dropped from 1 item (see the note)") in out
     assert "~ 10004 (Sancerre 2021): unit_size 750ml -> (none)" in out
     assert ("note: Tipsi keeps the unit_size of 1 item the catalog no longer sets: 10004 (750ml). ext/sync cannot "
             "clear a field (omitted fields are not updated, and no documented value clears one); set a unit_size in "
             "the catalog, or clear it in Tipsi. The plan shows this drift until then.") in out
-    assert out.rstrip().endswith("Nothing to send. See the notes above.")
+    assert out.rstrip().endswith("Not sent: 1 to update in 1 store (tipsi / wine-shop): the backend cannot take "
+                                 "these changes, so nothing is sent for them (see the notes above).")
     markdown = shop.run("plan", "--format", "markdown").output
-    assert "**Nothing to send.**" in markdown and "- tipsi / wine-shop: Tipsi keeps the unit_size of 1 item" in markdown
+    assert "**Nothing to send.**" in markdown
+    assert "- **note** tipsi / wine-shop: Tipsi keeps the unit\\_size of 1 item" in markdown
     before = len(tipsi_emulator_of(shop.root).requests)
     applied = shop.run("apply", "--auto-approve")
     assert applied.exit_code == 0 and "Nothing to apply." in applied.output
