@@ -323,7 +323,7 @@ def plan(session: Session, out: Path | None, fmt: str, as_json: bool, detailed_e
     finally:
         state.close()
     click.echo(render(the_plan, fmt, color=fmt == "text" and session.color, price_alert=price_alert,
-                      full_plan=out.name if out else None), nl=fmt == "json")
+                      full_plan=out.name if out else None, force=force), nl=fmt == "json")
     if out is not None:
         if the_plan.safety_violations() and not force:
             click.echo(f"{out} not written: safety refuses this plan, so apply would only refuse the file "
@@ -438,9 +438,8 @@ def show(session: Session, planfiles: tuple[Path, ...], fmt: str, price_alert: f
 
     plans = [Plan.from_json(path.read_text(encoding="utf-8"), str(path)) for path in planfiles]
     the_plan = plans[0] if len(plans) == 1 else Plan.merged(plans)
-    names = ", ".join(path.name for path in planfiles)
     click.echo(render(the_plan, fmt, color=fmt == "text" and session.color, price_alert=price_alert,
-                      full_plan=names), nl=fmt == "json")
+                      full_plan=[path.name for path in planfiles]), nl=fmt == "json")
 
 
 @main.command()

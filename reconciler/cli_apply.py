@@ -103,7 +103,7 @@ def _plan_to_apply(validated: Validated, state: StateStore, request: ApplyReques
     elif events.as_json:
         events.emit("plan", plan_id=plan.plan_id, stores=len(plan.changed_stores), totals=plan.totals())
     else:
-        click.echo(render(plan, "text", color=request.color))
+        click.echo(render(plan, "text", color=request.color, force=request.force))
     return plan
 
 

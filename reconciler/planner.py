@@ -286,6 +286,9 @@ def _plan_store(plan_id: str, created: datetime, project_safety: Safety, target:
     observed_hashes = (target.row.resource_hashes if observed.source == "state" and target.row
                        else resource_hash.many(observed.resources))
     changes = diff_resources(desired.resources, observed.resources, provider.label, desired_hashes, observed_hashes)
+    owned = provider.owns_stores or bool(target.view and target.view.owned)
+    if not owned and observed.source == "live":
+        changes = _without_foreign_removals(target, changes, notes)
     meta_changes = field_changes(observed.meta, desired.meta) if observed.meta != desired.meta else []
     if options.full:
         full, reason = True, "--full was given"
@@ -298,7 +301,6 @@ def _plan_store(plan_id: str, created: datetime, project_safety: Safety, target:
     needs_work = full or changes or meta_changes
     if observed.source == "none" and not desired.resources and not desired.meta:
         needs_work = False
-    owned = provider.owns_stores or bool(target.view and target.view.owned)
     # Never recorded and not read live: what the backend holds for this store is unseen.
     first_contact = observed.source != "live" and (target.row is None or target.row.serial == 0)
     program = provider.compile(CompileRequest(
@@ -350,6 +352,22 @@ def _plan_store(plan_id: str, created: datetime, project_safety: Safety, target:
     )
 
 
+def _without_foreign_removals(target: _Target, changes: list, notes: list[str]) -> list:
+    """A live read of a store that is not owned shows what the backend holds beyond the
+    catalog. What the reconciler never applied is not its to remove: those removals are
+    dropped and said; the safety shares still count everything the read shows."""
+    applied = target.row.resources if target.row is not None else {}
+    foreign = sorted(c.key for c in changes if c.op == "delete" and c.key not in applied)
+    if not foreign:
+        return changes
+    shown = ", ".join(foreign[:10]) + (f" and {len(foreign) - 10} more" if len(foreign) > 10 else "")
+    notes.append(f"{len(foreign)} resource{'s' * (len(foreign) != 1)} the backend holds beyond the catalog "
+                 f"({shown}) {'are' if len(foreign) != 1 else 'is'} left as they are: the reconciler never applied "
+                 "them and the store is not declared owned (`owned: true` would clear them; `reconciler import` "
+                 "adds them to the catalog)")
+    return [c for c in changes if not (c.op == "delete" and c.key in foreign)]
+
+
 def _owned_values_overwritten(provider: Provider, actions: list, row: StoreState | None,
                               observations: list[Observation]) -> str:
     """Why a full sync would overwrite backend-owned values the backend reported otherwise.
@@ -396,6 +414,9 @@ async def check_fresh(plan: Plan, validated: Validated, state: StateView) -> Non
     next to the data would prove nothing; this re-derivation does. A store this plan
     already started is checked against the digest its state row recorded instead.
     """
+    if "merged" in plan.options:
+        raise PlanError(f"plan {plan.plan_id} is the shard plans of a CI matrix merged for reading; "
+                        "nothing was sent. Apply each shard's own plan file")
     if plan.tool_version != __version__:
         raise StalePlanError(f"plan {plan.plan_id} was made by reconciler {plan.tool_version}; this is {__version__}. "
                              "Nothing was sent; make the plan again with this version")

@@ -309,8 +309,10 @@ def _check_references(
             named.add(group_id)
         # The combo and bundle examples: "products.overloads.price.value ... is always
         # lower than the price of the single item"; "products.overloads.quantityRule ...
-        # is always different from that of the single item".
-        if "price" in overload and "price" in product and overload["price"]["value"] >= product["price"]["value"]:
+        # is always different from that of the single item". A free item cannot be lower:
+        # its overload may be free too.
+        if ("price" in overload and "price" in product and overload["price"]["value"] >= product["price"]["value"]
+                and product["price"]["value"] > 0):
             raise ParamIllegal(
                 f"{at_overload}.price.value {overload['price']['value']} must be lower than "
                 f"{where}.price.value {product['price']['value']}, the price of the item on its own")

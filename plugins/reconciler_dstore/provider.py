@@ -135,7 +135,7 @@ class DStoreProvider(Provider):
             where = view.product_path(pid, "overloads", group_id)
             if overload.price is not None:
                 yield from self._amount_findings(view, (*where, "price"), overload.price)
-                if item.price is not None and product.type != "GROUP" and overload.price >= item.price:
+                if item.price is not None and product.type != "GROUP" and overload.price >= item.price > 0:
                     at = price_path if price_path[0] == "stores" else (*where, "price")
                     yield Finding(at, f"{pid!r} costs {overload.price} in group {group_id!r} and {item.price} on "
                                       "its own; D-Store takes an overload price only below the item's own price")

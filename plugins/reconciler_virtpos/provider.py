@@ -281,8 +281,8 @@ class VirtPOSProvider(Provider):
         full_actions = self._full_actions(request)
         full_cost = Cost(requests=len(full_actions), bytes=sum(a.bytes for a in full_actions))
         warnings = self._warnings(request)
-        if request.full and request.first_contact and not request.owned:
-            return self._first_contact_program(request, full_cost, warnings)
+        if request.full and not request.owned:
+            return self._upsert_program(request, full_cost, warnings)
         if request.full:
             return Program("full", request.full_reason, full_actions, full_cost, warnings)
         if not request.changes:
@@ -302,14 +302,20 @@ class VirtPOSProvider(Provider):
         reason = f"{len(actions)} item{'s' * (len(actions) != 1)} ({', '.join(parts)}), one updateOnhand each"
         return Program("light", reason, actions, full_cost, warnings)
 
-    def _first_contact_program(self, request: CompileRequest, full_cost: Cost, warnings: list[str]) -> Program:
-        """Every desired item set with updateOnhand, nothing zeroed: the store is not owned
-        and what it holds was never seen (no recorded apply, no live read)."""
+    def _upsert_program(self, request: CompileRequest, full_cost: Cost, warnings: list[str]) -> Program:
+        """The full path of a store that is not owned: every desired item set with
+        updateOnhand, and only items the reconciler applied before set to 0. setZeroOnhand
+        would zero whatever VirtPOS holds beyond the catalog, which is not the
+        reconciler's to clear."""
         desired = request.desired.resources
         actions = [self._update(request, index, key, desired[key], Effect(set=[key]))
                    for index, key in enumerate(sorted(desired, key=_item_order))]
-        reason = (f"{request.full_reason}; every item is set with updateOnhand and nothing is zeroed (the store "
-                  "is not declared owned, so what VirtPOS holds beyond the catalog is kept)")
+        for change in sorted((c for c in request.changes if c.op == "delete"), key=lambda c: _item_order(c.key)):
+            actions.append(self._update(request, len(actions), change.key, {"quantity": "0.000"},
+                                        Effect(remove=[change.key])))
+        reason = (f"{request.full_reason}; every catalog item is set with updateOnhand and only items the reconciler "
+                  "applied before are zeroed (the store is not declared owned, so what VirtPOS holds beyond the "
+                  "catalog is kept)")
         return Program("full" if actions else "none", reason if actions else "no changes", actions, full_cost, warnings)
 
     def _warnings(self, request: CompileRequest) -> list[str]:

@@ -97,7 +97,8 @@ class VirtPOSHarness:
     VirtPOS backend whose URL resolves nowhere; the test's emulator answers through
     InProcessTransport."""
 
-    def __init__(self, root: Path, items: int = 4, attempts: int = 2, fmt: str = "json", binding: str = "warehouse_id: 1"):
+    def __init__(self, root: Path, items: int = 4, attempts: int = 2, fmt: str = "json", binding: str = "warehouse_id: 1",
+                 owned: bool = True):
         self.root = root
         self.binding = binding
         root.mkdir(parents=True, exist_ok=True)
@@ -114,6 +115,7 @@ class VirtPOSHarness:
                 url: "https://shop.virtpos.invalid"
                 apikey: "${{file:apikey.txt}}"
                 format: {fmt}
+                owned: {str(owned).lower()}
                 retry: {{attempts: {attempts}, backoff: 0, max_backoff: 0, timeout: 0.5}}
             """))
         lines = [f'      "{101 + i}": {{name: товар {i}, price: "{i}.50"}}' for i in range(items)]

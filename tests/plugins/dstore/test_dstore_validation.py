@@ -177,6 +177,14 @@ async def test_a_catalog_at_every_limit_passes_validate_and_dstore(tmp_path, cal
     assert len(emulator.products(ACCOUNT, "s" * 64)) == 3
 
 
+async def test_a_free_item_may_be_free_in_a_group_too(tmp_path, caller, emulator):
+    """"Always lower" cannot hold for an item that costs nothing: its overload may be free."""
+    project = project_with(tmp_path, catalog(CHOICE + '      p2: {name: tall, price: 0, overloads: {g1: {price: 0}}}\n'))
+    result = project.run("validate")
+    assert result.exit_code == 0, result.output
+    assert await caller.result(body_without_validation(project, "s1")) == SUCCESS
+
+
 def test_a_pos_account_id_over_syncstores_64_characters_is_refused_at_its_value(tmp_path):
     """syncProduct takes 255, but syncStore, which creates the account's stores, takes 64."""
     project = project_with(tmp_path, catalog('      p1: {name: cola, price: "3.00"}\n'))
