@@ -262,8 +262,12 @@ async def make_plan(validated: Validated, state: StateView, options: PlanOptions
     live = await _observe(targets, options)
     stores: list[StorePlan] = []
     for target in sorted(targets, key=lambda t: (t.backend, t.store)):
-        observed = live.get((target.backend, target.store)) or _observed_from_state(
-            target.row, state.observations(target.backend, target.store), target.provider.owned_fields)
+        observed = live.get((target.backend, target.store))
+        if observed is None and _moved(target):
+            observed = Observed({}, {}, "none")  # the state describes the store the binding named before
+        elif observed is None:
+            observed = _observed_from_state(target.row, state.observations(target.backend, target.store),
+                                            target.provider.owned_fields)
         stores.append(_plan_store(plan_id, created, project.config.safety, target, observed, state, options))
     return Plan(
         plan_id=plan_id,
@@ -278,9 +282,10 @@ async def make_plan(validated: Validated, state: StateView, options: PlanOptions
 def _plan_store(plan_id: str, created: datetime, project_safety: Safety, target: _Target, observed: Observed,
                 state: StateView, options: PlanOptions) -> StorePlan:
     provider = target.provider
-    notes = (_observation_notes(target.backend, target.row, state.observations(target.backend, target.store),
+    applied_row = None if _moved(target) else target.row  # what the reconciler applied to this remote store
+    notes = (_observation_notes(target.backend, applied_row, state.observations(target.backend, target.store),
                                 provider.owned_fields) if observed.source != "live" else [])
-    desired = _with_owned_fields(provider, target.backend, target.desired, observed, target.row, notes)
+    desired = _with_owned_fields(provider, target.backend, target.desired, observed, applied_row, notes)
     catalog_hashes = resource_hash.many(target.desired.resources)
     desired_hashes = catalog_hashes if desired is target.desired else resource_hash.many(desired.resources)
     observed_hashes = (target.row.resource_hashes if observed.source == "state" and target.row
@@ -302,7 +307,11 @@ def _plan_store(plan_id: str, created: datetime, project_safety: Safety, target:
     if observed.source == "none" and not desired.resources and not desired.meta:
         needs_work = False
     # Never recorded and not read live: what the backend holds for this store is unseen.
-    first_contact = observed.source != "live" and (target.row is None or target.row.serial == 0)
+    first_contact = observed.source != "live" and (target.row is None or target.row.serial == 0 or _moved(target))
+    if _moved(target):
+        notes.append(f"the binding now names {target.remote_id!r} in {target.backend}; the state was recorded for "
+                     f"{target.row.remote_id!r}, which keeps what it holds (nothing is sent to it), and "
+                     f"{target.remote_id!r} is planned as a first contact")
     program = provider.compile(CompileRequest(
         view=target.view, remote_id=target.remote_id, desired=desired, observed=observed,
         changes=changes, meta_changed=bool(meta_changes), full=full, full_reason=reason,
@@ -317,7 +326,7 @@ def _plan_store(plan_id: str, created: datetime, project_safety: Safety, target:
     if unseen and not owned:
         extra_violations.append(f"{unseen}; declare the store owned (`owned: true` on its binding, or on the "
                                 "backend) if the reconciler may replace what it holds there")
-    overwritten = _owned_values_overwritten(provider, program.actions, target.row,
+    overwritten = _owned_values_overwritten(provider, program.actions, applied_row,
                                             state.observations(target.backend, target.store))
     if overwritten:
         extra_violations.append(overwritten)
@@ -352,11 +361,16 @@ def _plan_store(plan_id: str, created: datetime, project_safety: Safety, target:
     )
 
 
+def _moved(target: _Target) -> bool:
+    """The binding now names another store in the backend than the one the state recorded."""
+    return target.row is not None and target.view is not None and target.row.remote_id != target.remote_id
+
+
 def _without_foreign_removals(target: _Target, changes: list, notes: list[str]) -> list:
     """A live read of a store that is not owned shows what the backend holds beyond the
     catalog. What the reconciler never applied is not its to remove: those removals are
     dropped and said; the safety shares still count everything the read shows."""
-    applied = target.row.resources if target.row is not None else {}
+    applied = target.row.resources if target.row is not None and not _moved(target) else {}
     foreign = sorted(c.key for c in changes if c.op == "delete" and c.key not in applied)
     if not foreign:
         return changes

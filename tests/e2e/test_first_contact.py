@@ -83,3 +83,22 @@ def test_owned_on_a_binding_must_be_a_boolean_and_is_located(tmp_path):
     result = project.run("validate")
     assert result.exit_code == 1
     assert "stores.yaml:2:70:" in result.output and "owned must be true or false, not 'maybe'" in result.output
+
+
+def test_a_binding_that_names_another_store_is_a_first_contact_there(tmp_path):
+    project = cafe(tmp_path, backend_extra=", owned: true")
+    assert project.run("apply", "--auto-approve").exit_code == 0
+    project.edit("stores.yaml", "store_id: c1", "store_id: c2")
+    plan = project.run("plan")
+    assert plan.exit_code == 0, plan.output
+    assert ("the binding now names 'c2' in demo; the state was recorded for 'c1', which keeps what it holds "
+            "(nothing is sent to it), and 'c2' is planned as a first contact") in plan.output
+    assert "+ i0 (item 0)" in plan.output and "(id c2 on dstore): full path" in plan.output
+    assert project.run("apply", "--auto-approve").exit_code == 0
+    emulator = emulator_of(project.root)
+    assert sorted(emulator.products("bk", "c2")) == ["i0", "i1"] == sorted(emulator.products("bk", "c1"))
+    assert project.run("plan", "--detailed-exitcode").exit_code == 0
+    # Not owned, the same move is refused like any first full sync.
+    project.edit("reconciler.yaml", ", owned: true", "")
+    project.edit("stores.yaml", "store_id: c2", "store_id: c3")
+    assert project.run("plan").exit_code == 3
