@@ -50,9 +50,9 @@ class Events:
         self.as_json = as_json
         self.err = err_console
 
-    def emit(self, kind: str, **fields: Any) -> None:
+    def emit(self, event: str, **fields: Any) -> None:
         if self.as_json:
-            click.echo(json.dumps({"type": kind, **fields}, ensure_ascii=False, default=str))
+            click.echo(json.dumps({"type": event, **fields}, ensure_ascii=False, default=str))
 
     def say(self, text: str) -> None:
         """A line for people: stderr, so stdout stays the plan or the JSON events."""
