@@ -212,9 +212,17 @@ def _read_until(fd: int, text: str, seconds: float = 60) -> str:
     return seen
 
 
-def _exit_code(pid: int) -> int:
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
+def _exit_code(pid: int, seconds: float = 60) -> int:
+    """The child's exit code; a child still running after `seconds` is killed and fails the test."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    raise AssertionError("the command did not end (is it waiting for Enter?)")
 
 
 def test_the_confirmation_is_cancelled_by_no_and_interrupted_at_once_by_ctrl_c(tmp_path):
