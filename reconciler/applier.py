@@ -13,6 +13,7 @@ resumes where it stopped.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import random
@@ -28,6 +29,7 @@ from .fingerprint import encode_body, snapshot_fingerprint
 from .plan import Action, Plan, StorePlan
 from .provider import Provider
 from .state import Lock, StateStore, StoreState
+from .state.writer import StateWriter
 
 log = logging.getLogger("reconciler.apply")
 
@@ -110,14 +112,16 @@ async def apply_plan(
     limits = {name: _Limits.of(p, parallelism) for name, p in providers.items()}
     interruption = interruption or Interruption()
     used = {s.backend for s in stores}
+    writer = StateWriter(state)
     for name in used:
         await providers[name].open()
     try:
         interruption._tasks = [asyncio.create_task(_apply_store(
-            plan, store, providers[store.backend], state, owner, limits[store.backend], listener, lock_timeout,
+            plan, store, providers[store.backend], writer, owner, limits[store.backend], listener, lock_timeout,
             interruption)) for store in stores]
         results = list(await asyncio.gather(*interruption._tasks))
     finally:
+        writer.close()
         for name in used:
             await providers[name].close()
     if any(r.requests for r in results):
@@ -147,12 +151,12 @@ def _stale(plan: Plan, store: StorePlan, digest: str, row: StoreState | None) ->
     return None
 
 
-async def _acquire(state: StateStore, store: StorePlan, owner: str, timeout: float) -> Lock | None:
+async def _acquire(writer: StateWriter, store: StorePlan, owner: str, timeout: float) -> Lock | None:
     """Take the store's lease, waiting up to `timeout` seconds for another apply to let go;
     the live lock someone else still holds after that, or None."""
     deadline = time.monotonic() + timeout
     while True:
-        held = state.acquire(store.backend, store.store, owner, LEASE)
+        held = await writer.call(store.key, lambda: writer.state.acquire(store.backend, store.store, owner, LEASE))
         left = deadline - time.monotonic()
         if held is None or left <= 0:
             return held
@@ -171,7 +175,7 @@ def _start_index(plan: Plan, store: StorePlan, row: StoreState | None) -> tuple[
     return 0, None
 
 
-async def _apply_store(plan: Plan, store: StorePlan, provider: Provider, state: StateStore, owner: str,
+async def _apply_store(plan: Plan, store: StorePlan, provider: Provider, writer: StateWriter, owner: str,
                        limit: _Limits, listener: Listener | None, lock_timeout: float = 0.0,
                        interruption: Interruption | None = None) -> StoreResult:
     result = StoreResult(store.backend, store.store, "applied")
@@ -181,16 +185,17 @@ async def _apply_store(plan: Plan, store: StorePlan, provider: Provider, state: 
         async with limit.stores:
             if interruption.stopping:
                 return _interrupted(result, store, 0, notify)
-            held = await _acquire(state, store, owner, lock_timeout)
+            held = await _acquire(writer, store, owner, lock_timeout)
             if held is not None:
                 result.status = "locked"
                 result.message = f"locked by {held.owner} until {held.expires_at}"
                 notify(store, None, "locked")
                 return result
             try:
-                return await _apply_actions(plan, store, provider, state, owner, limit, notify, interruption, result)
+                return await _apply_actions(plan, store, provider, writer, owner, limit, notify, interruption,
+                                            result)
             finally:
-                state.release(store.backend, store.store, owner)
+                await writer.call(store.key, lambda: writer.state.release(store.backend, store.store, owner))
     except asyncio.CancelledError:
         # Abandoned before a request left (waiting for a slot, the lease or the rate limit).
         return _interrupted(result, store, result.requests, notify)
@@ -204,15 +209,16 @@ def _interrupted(result: StoreResult, store: StorePlan, done: int, notify: Liste
     return result
 
 
-async def _apply_actions(plan: Plan, store: StorePlan, provider: Provider, state: StateStore, owner: str,
+async def _apply_actions(plan: Plan, store: StorePlan, provider: Provider, writer: StateWriter, owner: str,
                          limit: _Limits, notify: Listener, interruption: Interruption,
                          result: StoreResult) -> StoreResult:
     """A store's actions in order, under its lease."""
+    state, key = writer.state, store.key
     # Renewing after each action is not enough when one request (a large full sync
     # behind retries and backoff) takes longer than the lease: renew on a timer too.
-    keeper = asyncio.create_task(_keep_lease(state, store.backend, store.store, owner))
+    keeper = asyncio.create_task(_keep_lease(writer, store, owner))
     try:
-        row = state.get(store.backend, store.store)
+        row = await writer.call(key, lambda: state.get(store.backend, store.store))
         digest = store.digest()
         stale = _stale(plan, store, digest, row)
         if stale:
@@ -236,26 +242,28 @@ async def _apply_actions(plan: Plan, store: StorePlan, provider: Provider, state
                 return _interrupted(result, store, action.index, notify)
             notify(store, action, "sending")
             await limit.request()  # before the mark: waiting here sends nothing
-            # Written before the request leaves: if this process dies before the answer
-            # is recorded, the mark stays and the next reader treats the store as unknown.
-            state.mark_in_flight(store.backend, store.store, store.remote_id, plan.plan_id,
-                                 action.index, action.kind, digest)
+            # Durable before the request leaves: if this process dies before the answer is
+            # recorded, the mark stays and the next reader treats the store as unknown.
+            await writer.call(key, lambda: state.mark_in_flight(
+                store.backend, store.store, store.remote_id, plan.plan_id, action.index, action.kind, digest))
             try:
                 response = await provider.execute(store, action)
             except OutcomeUnknown as exc:
-                state.mark_unknown(store.backend, store.store, store.remote_id, str(exc), plan.plan_id, action.index)
+                await writer.call(key, lambda: state.mark_unknown(
+                    store.backend, store.store, store.remote_id, str(exc), plan.plan_id, action.index))
                 result.status, result.message = "unknown", f"action {action.index} ({action.kind}): {exc}"
                 notify(store, action, "unknown")
                 return result
             except BackendError as exc:
                 # A definite refusal: the backend did not take it, so nothing is in flight.
-                state.clear_in_flight(store.backend, store.store)
+                await writer.call(key, lambda: state.clear_in_flight(store.backend, store.store))
                 result.status, result.message = "failed", f"action {action.index} ({action.kind}): {exc}"
                 notify(store, action, "failed")
                 return result
             except asyncio.CancelledError:
                 reason = f"abandoned by Ctrl-C while action {action.index} ({action.kind}) was in flight"
-                state.mark_unknown(store.backend, store.store, store.remote_id, reason, plan.plan_id, action.index)
+                await writer.call(key, lambda: state.mark_unknown(
+                    store.backend, store.store, store.remote_id, reason, plan.plan_id, action.index))
                 result.status, result.message = "unknown", (f"{reason}; whether the backend took it is unknown, "
                                                              "so the next plan takes the full path")
                 notify(store, action, "unknown")
@@ -264,22 +272,14 @@ async def _apply_actions(plan: Plan, store: StorePlan, provider: Provider, state
             result.responses.append(response)
             if action.effect.replace:
                 resources = {}
-            for key in action.effect.remove:
-                resources.pop(key, None)
-            for key in action.effect.set:
-                resources[key] = store.resources[key]
+            for name in action.effect.remove:
+                resources.pop(name, None)
+            for name in action.effect.set:
+                resources[name] = store.resources[name]
             if action.effect.meta or action.effect.replace:
                 meta = dict(store.desired_meta)
-            serial = state.record(
-                store.backend, store.store, store.remote_id, meta, resources,
-                snapshot_fingerprint(meta, resources), serial,
-                plan.plan_id, action.index, action.kind, action.bytes,
-                hashlib.sha256(encode_body(action.body)).hexdigest(),
-            )
-            # The backend now holds what this action sent: reports from before it are superseded.
-            state.clear_observations(store.backend, store.store,
-                                     None if action.effect.replace else list(action.effect.set))
-            state.renew(store.backend, store.store, owner, LEASE)
+            serial = await writer.call(key, functools.partial(
+                _record, state, plan, store, action, meta, dict(resources), serial))
             notify(store, action, "done")
         return result
     except ReconcilerError as exc:
@@ -290,13 +290,24 @@ async def _apply_actions(plan: Plan, store: StorePlan, provider: Provider, state
         keeper.cancel()
 
 
-async def _keep_lease(state: StateStore, backend: str, store: str, owner: str,
-                      every: float | None = None) -> None:
+def _record(state: StateStore, plan: Plan, store: StorePlan, action: Action, meta: dict, resources: dict,
+            serial: int) -> int:
+    """After a successful request: the new snapshot, and the backend's reports it supersedes."""
+    serial = state.record(
+        store.backend, store.store, store.remote_id, meta, resources, snapshot_fingerprint(meta, resources),
+        serial, plan.plan_id, action.index, action.kind, action.bytes,
+        hashlib.sha256(encode_body(action.body)).hexdigest(),
+    )
+    state.clear_observations(store.backend, store.store, None if action.effect.replace else list(action.effect.set))
+    return serial
+
+
+async def _keep_lease(writer: StateWriter, store: StorePlan, owner: str, every: float | None = None) -> None:
     """Renew the lease every third of its length while the store's apply runs."""
     interval = every if every is not None else LEASE.total_seconds() / 3
     while True:
         await asyncio.sleep(interval)
         try:
-            state.renew(backend, store, owner, LEASE)
+            await writer.call(store.key, lambda: writer.state.renew(store.backend, store.store, owner, LEASE))
         except Exception:  # a failed renewal is retried at the next tick; the apply goes on
-            log.warning("could not renew the lease of %s/%s", backend, store, exc_info=True)
+            log.warning("could not renew the lease of %s/%s", store.backend, store.store, exc_info=True)

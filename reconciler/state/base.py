@@ -7,6 +7,7 @@ action last recorded (so re-applying the same plan resumes); and a lease lock.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
@@ -135,6 +136,12 @@ class StateView(ABC):
 
 class StateStore(StateView):
     """The writer, used by apply and the state commands."""
+
+    def batch(self) -> Any:
+        """A transaction that the writes made inside it join (each in a savepoint of its
+        own): one commit for many writes. Nested, it is a savepoint. The default makes
+        every write commit on its own."""
+        return contextlib.nullcontext()
 
     @abstractmethod
     def acquire(self, backend: str, store: str, owner: str, ttl: timedelta) -> Lock | None:

@@ -153,6 +153,10 @@ class PostgresStateStore(StateStore):
                 "with a role that may write (the apply job's) first"
             ) from None
 
+    def batch(self):
+        # psycopg nests transaction() blocks as savepoints of the outer one.
+        return self._db.transaction()
+
     def _store_tx(self, backend: str, store: str):
         """A transaction holding the (backend, store) write lock until it ends."""
         db = self._db

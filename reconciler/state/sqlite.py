@@ -80,7 +80,9 @@ class SQLiteStateStore(StateStore):
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+        # One connection, used by one thread at a time: the CLI's, or an apply's state writer.
+        self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+        self._depth = 0  # nesting of _tx: the outermost is a transaction, the others savepoints
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=30000")
         self._snapshots = Snapshots(self._fetch_bodies)
@@ -101,16 +103,29 @@ class SQLiteStateStore(StateStore):
                 self._db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
 
     def _tx(self):
-        db = self._db
+        """A transaction, or inside one a savepoint: writes in a `batch` share one commit."""
+        store, db = self, self._db
 
         class _Tx:
             def __enter__(self):
-                db.execute("BEGIN IMMEDIATE")
+                self.depth = store._depth
+                db.execute("BEGIN IMMEDIATE" if self.depth == 0 else f"SAVEPOINT sp{self.depth}")
+                store._depth += 1
 
             def __exit__(self, kind, exc, tb):
-                db.execute("ROLLBACK" if kind else "COMMIT")
+                store._depth = self.depth
+                if self.depth == 0:
+                    db.execute("ROLLBACK" if kind else "COMMIT")
+                elif kind:
+                    db.execute(f"ROLLBACK TO sp{self.depth}")
+                    db.execute(f"RELEASE sp{self.depth}")
+                else:
+                    db.execute(f"RELEASE sp{self.depth}")
 
         return _Tx()
+
+    def batch(self):
+        return self._tx()
 
     # -- view ---------------------------------------------------------------------------------
     def get(self, backend: str, store: str) -> StoreState | None:
