@@ -1,7 +1,7 @@
 """Running each measurement in a fresh process of its own, with its peak memory.
 
 Wall seconds are taken from outside (interpreter start and imports included: what a
-user waits for); the peak is the child's own high-water mark (see measure.py).
+user waits for); CPU seconds and the peak are the child's own (see measure.py).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def measure(project: Path, *args: str, env: dict[str, str] | None = None, profil
     (a speedscope file there; the timing is then not comparable)."""
     command = [sys.executable, str(HERE / "measure.py"), "-C", str(project), *args]
     if profile is not None:
-        command = ["py-spy", "record", "--format", "speedscope", "--rate", "100", "-o", str(profile), "--", *command]
+        command = ["py-spy", "record", "--nonblocking", "--format", "speedscope", "--rate", "100", "-o", str(profile), "--", *command]
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})})
     seconds = time.perf_counter() - started
@@ -58,6 +58,7 @@ def median_of(runs: int, project: Path, *args: str, expect: tuple[int, ...] = (0
 def summary(samples: list[dict]) -> dict:
     seconds = [s["seconds"] for s in samples]
     return {"seconds": statistics.median(seconds), "min_seconds": min(seconds), "max_seconds": max(seconds),
+            "cpu_seconds": statistics.median(s["cpu_seconds"] for s in samples),
             "peak_mib": max(s["peak_bytes"] for s in samples) / 2**20, "runs": len(samples)}
 
 
@@ -75,7 +76,8 @@ def timed_snippet(runs: int, code: str) -> dict:
     fresh process, with that process's peak memory."""
     imports, body = code.split("START\n")
     script = ("import json, sys, time\nfrom pathlib import Path\n" + imports
-              + "sys.path.insert(0, " + repr(str(HERE)) + ")\nfrom measure import peak_bytes\n"
-              + "started = time.perf_counter()\n" + body
-              + "print(json.dumps({'seconds': time.perf_counter() - started, 'peak_bytes': peak_bytes()}))\n")
+              + "sys.path.insert(0, " + repr(str(HERE)) + ")\nfrom measure import cpu_seconds, peak_bytes\n"
+              + "started, cpu = time.perf_counter(), cpu_seconds()\n" + body
+              + "print(json.dumps({'seconds': time.perf_counter() - started, 'cpu_seconds': cpu_seconds() - cpu,"
+              + " 'peak_bytes': peak_bytes()}))\n")
     return summary([python_json("-c", script) for _ in range(runs)])
