@@ -1,13 +1,17 @@
 """Running each measurement in a fresh process of its own, with its peak memory.
 
-Wall seconds are taken from outside (interpreter start and imports included: what a
-user waits for); CPU seconds and the peak are the child's own (see measure.py).
+Wall and CPU seconds are taken from outside: interpreter start, imports and the exit
+included (what a user waits for; a process that built millions of objects spends
+seconds freeing them at exit). CPU seconds are the child's user and system time, which
+other work on a shared machine disturbs far less than wall time. The peak is the child's
+own high-water mark (see measure.py).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -27,17 +31,24 @@ def _last_json(text: str, key: str) -> dict:
     raise RuntimeError(f"no result line in the output:\n{text[-2000:]}")
 
 
+def child_cpu() -> float:
+    """User and system seconds of every child process waited for so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def measure(project: Path, *args: str, env: dict[str, str] | None = None, profile: Path | None = None) -> dict:
-    """One CLI run: wall seconds, peak bytes, exit code. With `profile`, under py-spy
-    (a speedscope file there; the timing is then not comparable)."""
+    """One CLI run: wall and CPU seconds, peak bytes, exit code. With `profile`, under
+    py-spy (a speedscope file there; its CPU time is then counted too)."""
     command = [sys.executable, str(HERE / "measure.py"), "-C", str(project), *args]
     if profile is not None:
         command = ["py-spy", "record", "--nonblocking", "--format", "speedscope", "--rate", "100", "-o", str(profile), "--", *command]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), child_cpu()
     result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})})
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, child_cpu() - cpu
     data = _last_json(result.stderr, "peak_bytes")
     data["seconds"] = seconds
+    data["cpu_seconds"] = cpu
     data["stdout"] = result.stdout
     data["stderr"] = result.stderr
     return data

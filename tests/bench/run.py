@@ -148,8 +148,9 @@ def floor_of(runs: int, project: Path) -> dict:
     result = samples[-1]
     for name in result["parsers"]:
         result["parsers"][name]["seconds"] = statistics.median(s["parsers"][name]["seconds"] for s in samples)
-    for name in result["components"]:
-        result["components"][name] = statistics.median(s["components"][name] for s in samples)
+    for part in ("components", "hashing"):
+        for name in result[part]:
+            result[part][name] = statistics.median(s[part][name] for s in samples)
     result["parse_floor"] = min((n for n, p in result["parsers"].items() if p["exact_decimals"]),
                                 key=lambda n: result["parsers"][n]["seconds"])
     result["components"]["parse"] = result["parsers"][result["parse_floor"]]["seconds"]
@@ -297,7 +298,8 @@ def report(result: dict) -> None:
         if floor:
             parts = ", ".join(f"{k} {v:.2f}" for k, v in floor["components"].items())
             print(f"{'floor (CPU s)':40} {'':8} {'':>11} {floor['seconds']:8.2f} {'':>9} {1:8.1f} {floor['runs']:5}")
-            print(f"  floor: {parts}; {floor['resources']:,} resources")
+            hashing = ", ".join(f"{k} {v:.2f}" for k, v in floor["hashing"].items())
+            print(f"  floor: {parts}; {floor['resources']:,} resources (hashed: {hashing})")
             print(f"  parsing the {floor['files']} files ({floor['bytes'] / 2**20:.1f} MiB):")
             for name, parsed in sorted(floor["parsers"].items(), key=lambda item: item[1]["seconds"]):
                 mark = " <- floor" if name == floor["parse_floor"] else ""
