@@ -52,14 +52,16 @@ def run(scenario: object, shards: int, work: Path, keys: tuple[str, str]) -> dic
                 plan = json.loads(plan_file.read_text())
                 plans.append(plan_file)
                 out["per_shard"].append({
-                    "shard": f"{index}/{shards}", "seconds": run_["seconds"], "peak_mib": run_["peak_bytes"] / 2**20,
+                    "shard": f"{index}/{shards}", "seconds": run_["seconds"], "cpu_seconds": run_["cpu_seconds"],
+                    "peak_mib": run_["peak_bytes"] / 2**20,
                     "bindings": len(plan["stores"]), "changed": len(changed_stores(plan)),
                     "plan_bytes": plan_file.stat().st_size,
                 })
                 print(f"[shards] {index}/{shards}: {run_['seconds']:.1f} s, {run_['peak_bytes'] / 2**20:.0f} MiB",
                       file=sys.stderr)
             whole = measure(project, "plan", env=env)
-            out["unsharded"] = {"seconds": whole["seconds"], "peak_mib": whole["peak_bytes"] / 2**20}
+            out["unsharded"] = {"seconds": whole["seconds"], "cpu_seconds": whole["cpu_seconds"],
+                                "peak_mib": whole["peak_bytes"] / 2**20}
             out["comment"] = comment(project, plans)
     finally:
         server.stop()
@@ -87,12 +89,13 @@ def comment(project: Path, plans: list[Path]) -> dict:
 def report(out: dict) -> None:
     print(f"\nsharded planning: {out['scenario']} chain, {out['stores']} stores ({out['bindings']} bindings), "
           f"{out['shards']} shards, PostgreSQL state, 1% drift")
-    print(f"{'shard':8} {'bindings':>9} {'changed':>8} {'seconds':>8} {'peak MiB':>9} {'plan MiB':>9}")
+    print(f"{'shard':8} {'bindings':>9} {'changed':>8} {'wall s':>8} {'CPU s':>8} {'peak MiB':>9} {'plan MiB':>9}")
     for s in out["per_shard"]:
-        print(f"{s['shard']:8} {s['bindings']:9} {s['changed']:8} {s['seconds']:8.1f} {s['peak_mib']:9.0f} "
-              f"{s['plan_bytes'] / 2**20:9.1f}")
-    print(f"{'all':8} {out['bindings']:9} {'':8} {out['unsharded']['seconds']:8.1f} {out['unsharded']['peak_mib']:9.0f}"
-          "   (one unsharded plan, for comparison)")
+        print(f"{s['shard']:8} {s['bindings']:9} {s['changed']:8} {s['seconds']:8.1f} {s['cpu_seconds']:8.1f} "
+              f"{s['peak_mib']:9.0f} {s['plan_bytes'] / 2**20:9.1f}")
+    whole = out["unsharded"]
+    print(f"{'all':8} {out['bindings']:9} {'':8} {whole['seconds']:8.1f} {whole['cpu_seconds']:8.1f} "
+          f"{whole['peak_mib']:9.0f}   (one unsharded plan, for comparison)")
     c = out["comment"]
     if c["merged"]:
         print(f"merged comment: {c['bytes']:,} bytes, {c['lines']} lines, rendered in {c['seconds']:.1f} s")
