@@ -1,8 +1,8 @@
 """Run one reconciler command in this process and print its peak memory.
 
 Used by run.py so that each measurement has a process of its own. run.py times the
-whole process from outside (interpreter start and imports included: what a user waits
-for). The peak is the process's own high-water mark (VmHWM): ru_maxrss would also count
+whole process from outside, wall and CPU (interpreter start, imports and exit included:
+what a user waits for). The peak is the process's own high-water mark (VmHWM): ru_maxrss would also count
 memory the parent held when it forked, and the parent holds the emulator's chain.
 """
 
@@ -11,6 +11,13 @@ from __future__ import annotations
 import json
 import resource
 import sys
+
+
+def cpu_seconds() -> float:
+    """User and system CPU time of this process (all its threads) so far, for timings
+    inside a process (run.py's snippets)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def peak_bytes() -> int:

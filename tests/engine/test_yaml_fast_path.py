@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import random
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _chain():
     spec = importlib.util.spec_from_file_location("bench_chain", ROOT / "tests" / "bench" / "chain.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -230,6 +232,9 @@ def test_generated_chain_files_match_and_are_accepted():
     assert check(menu) is not _DECLINED
     assert check(stores) is not _DECLINED
     assert check(chain.big_file(500)) is not _DECLINED
+    # The realistic chain: a menu with inventory fields, and one store's file (full stock).
+    assert check(chain.menu_yaml(products_per_menu=300, inventory=True)) is not _DECLINED
+    assert check(chain.realistic_stores(8)[0].text()) is not _DECLINED
 
 
 def test_the_benchmark_file_is_read_by_the_fast_path():
