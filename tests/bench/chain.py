@@ -75,7 +75,7 @@ def menu_yaml(products_per_menu: int | None = None, currency: str = "SGD", inven
         stocked = f', cost: "{4 + g % 10}.50", unit: {{purchase: box, consumption: set}}, supplier: sup{g % 10}' \
             if inventory else ""
         lines.append(f'      combo{g}: {{name: "set meal {g}", price: "{10 + g % 20}.90", barcodes: ["{3_000_000 + g}"], '
-                     f'sub_products: [g{g}]{stocked}}}')
+                     f'category: drink, sub_products: [g{g}]{stocked}}}')
         members = ", ".join(f"m{g}-{i}" for i in range(MEMBERS))
         lines.append(f'      g{g}: {{type: GROUP, name: "choice {g}", quantity: {{min: 1, max: 2}}, sub_products: [{members}]}}')
         for i in range(MEMBERS):
@@ -84,7 +84,7 @@ def menu_yaml(products_per_menu: int | None = None, currency: str = "SGD", inven
                 if inventory and kind == "SINGLE" else ""
             lines.append(
                 f'      m{g}-{i}: {{type: {kind}, name: "item {g}-{i}", price: "{1 + i}.{i % 10}0", '
-                f'barcodes: ["{2_000_000 + g * 100 + i}"], quantity: {{min: 0, max: 10}}, '
+                f'barcodes: ["{2_000_000 + g * 100 + i}"], category: drink, quantity: {{min: 0, max: 10}}, '
                 f'overloads: {{g{g}: {{price: "0.{i % 10}0", quantity: {{min: 0, max: 2}}}}}}{stocked}}}'
             )
         count += 2 + MEMBERS

@@ -60,6 +60,7 @@ def seed_emulators(project: Path, state_url: str, dstore: Any, tipsi: Any, mipos
         elif row.backend == "mipos":
             # The emulator's own full sync, so the seed passes its validation as a real one would.
             account = mipos.account
+            mipos.seed_store(row.remote_id)  # a store of the account, then its first sync
             status, answer = mipos.sync(row.remote_id, mipos_mapping.sync_body(
                 row.resources, account["user_id_tps"], account["inventory_system_id"]))
             if status != 200:
