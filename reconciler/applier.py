@@ -151,15 +151,53 @@ def _stale(plan: Plan, store: StorePlan, digest: str, row: StoreState | None) ->
     return None
 
 
-async def _acquire(writer: StateWriter, store: StorePlan, owner: str, timeout: float) -> Lock | None:
-    """Take the store's lease, waiting up to `timeout` seconds for another apply to let go;
-    the live lock someone else still holds after that, or None."""
+@dataclass
+class _Opening:
+    """What taking a store's lease found: someone else's lock, a reason to send nothing
+    (the lease is already let go), or where to start, with that action marked in flight."""
+
+    held: Lock | None = None
+    status: str = ""  # stale | failed | skipped, when nothing is sent
+    message: str = ""
+    row: StoreState | None = None
+    start: int = 0
+
+
+def _open(state: StateStore, plan: Plan, store: StorePlan, owner: str, digest: str, mark: bool) -> _Opening:
+    """One state transaction: the lease, the row, the checks, and the first mark."""
+    held = state.acquire(store.backend, store.store, owner, LEASE)
+    if held is not None:
+        return _Opening(held=held)
+    row = state.get(store.backend, store.store)
+    stale = _stale(plan, store, digest, row)
+    start, refusal = _start_index(plan, store, row)
+    if stale or refusal or start >= len(store.actions):
+        state.release(store.backend, store.store, owner)
+        if stale:
+            return _Opening(status="stale", message=stale)
+        if refusal:
+            return _Opening(status="failed", message=refusal)
+        return _Opening(status="skipped", message="already applied by this plan")
+    if mark:
+        _mark(state, plan, store, store.actions[start], digest)
+    return _Opening(row=row, start=start)
+
+
+def _mark(state: StateStore, plan: Plan, store: StorePlan, action: Action, digest: str) -> None:
+    """Durable before the request leaves: if this process dies before the answer is
+    recorded, the mark stays and the next reader treats the store as unknown."""
+    state.mark_in_flight(store.backend, store.store, store.remote_id, plan.plan_id, action.index, action.kind, digest)
+
+
+async def _acquire(writer: StateWriter, plan: Plan, store: StorePlan, owner: str, digest: str, mark: bool,
+                   timeout: float) -> _Opening:
+    """Open the store, waiting up to `timeout` seconds for another apply to let go of it."""
     deadline = time.monotonic() + timeout
     while True:
-        held = await writer.call(store.key, lambda: writer.state.acquire(store.backend, store.store, owner, LEASE))
+        opening = await writer.call(store.key, functools.partial(_open, writer.state, plan, store, owner, digest, mark))
         left = deadline - time.monotonic()
-        if held is None or left <= 0:
-            return held
+        if opening.held is None or left <= 0:
+            return opening
         # A little jitter keeps many waiting stores from polling the state in step.
         await asyncio.sleep(min(left, 0.5 + random.random() * 0.5))
 
@@ -181,24 +219,35 @@ async def _apply_store(plan: Plan, store: StorePlan, provider: Provider, writer:
     result = StoreResult(store.backend, store.store, "applied")
     notify = listener or (lambda *_: None)
     interruption = interruption or Interruption()
+    state, key = writer.state, store.key
+    digest = store.digest()
+    opened = False
     try:
         async with limit.stores:
             if interruption.stopping:
                 return _interrupted(result, store, 0, notify)
-            held = await _acquire(writer, store, owner, lock_timeout)
-            if held is not None:
+            # With a rate limit the first mark waits for a token; without, it is written with the lease.
+            opening = await _acquire(writer, plan, store, owner, digest, limit.rate is None, lock_timeout)
+            if opening.held is not None:
                 result.status = "locked"
-                result.message = f"locked by {held.owner} until {held.expires_at}"
+                result.message = f"locked by {opening.held.owner} until {opening.held.expires_at}"
                 notify(store, None, "locked")
                 return result
-            try:
-                return await _apply_actions(plan, store, provider, writer, owner, limit, notify, interruption,
-                                            result)
-            finally:
-                await writer.call(store.key, lambda: writer.state.release(store.backend, store.store, owner))
+            if opening.status:
+                result.status, result.message = opening.status, opening.message
+                notify(store, None, opening.status)
+                return result
+            opened = True
+            result = await _apply_actions(plan, store, provider, writer, owner, limit, notify, interruption,
+                                          result, opening, digest)
+            opened = False  # the last write let the lease go
+            return result
     except asyncio.CancelledError:
         # Abandoned before a request left (waiting for a slot, the lease or the rate limit).
         return _interrupted(result, store, result.requests, notify)
+    finally:
+        if opened:
+            await writer.call(key, lambda: state.release(store.backend, store.store, owner))
 
 
 def _interrupted(result: StoreResult, store: StorePlan, done: int, notify: Listener) -> StoreResult:
@@ -210,60 +259,46 @@ def _interrupted(result: StoreResult, store: StorePlan, done: int, notify: Liste
 
 
 async def _apply_actions(plan: Plan, store: StorePlan, provider: Provider, writer: StateWriter, owner: str,
-                         limit: _Limits, notify: Listener, interruption: Interruption,
-                         result: StoreResult) -> StoreResult:
-    """A store's actions in order, under its lease."""
+                         limit: _Limits, notify: Listener, interruption: Interruption, result: StoreResult,
+                         opening: _Opening, digest: str) -> StoreResult:
+    """A store's actions in order, under its lease: one state write per request (the record of
+    one and the mark of the next together), and the lease let go with the last."""
     state, key = writer.state, store.key
     # Renewing after each action is not enough when one request (a large full sync
     # behind retries and backoff) takes longer than the lease: renew on a timer too.
     keeper = asyncio.create_task(_keep_lease(writer, store, owner))
+    row = opening.row
+    meta = dict(row.meta) if row else {}
+    resources = dict(row.resources) if row else {}
+    serial = row.serial if row else 0
+    marked = limit.rate is None  # the first action's mark went with the lease
     try:
-        row = await writer.call(key, lambda: state.get(store.backend, store.store))
-        digest = store.digest()
-        stale = _stale(plan, store, digest, row)
-        if stale:
-            result.status, result.message = "stale", stale
-            notify(store, None, "stale")
-            return result
-        start, refusal = _start_index(plan, store, row)
-        if refusal:
-            result.status, result.message = "failed", refusal
-            notify(store, None, "failed")
-            return result
-        if start >= len(store.actions):
-            result.status, result.message = "skipped", "already applied by this plan"
-            notify(store, None, "skipped")
-            return result
-        meta = dict(row.meta) if row else {}
-        resources = dict(row.resources) if row else {}
-        serial = row.serial if row else 0
-        for action in store.actions[start:]:
+        for action in store.actions[opening.start:]:
             if interruption.stopping:
+                if marked:  # marked, but never sent
+                    await writer.call(key, lambda: state.clear_in_flight(store.backend, store.store))
                 return _interrupted(result, store, action.index, notify)
             notify(store, action, "sending")
-            await limit.request()  # before the mark: waiting here sends nothing
-            # Durable before the request leaves: if this process dies before the answer is
-            # recorded, the mark stays and the next reader treats the store as unknown.
-            await writer.call(key, lambda: state.mark_in_flight(
-                store.backend, store.store, store.remote_id, plan.plan_id, action.index, action.kind, digest))
+            if not marked:
+                await limit.request()  # before the mark: waiting here sends nothing
+                await writer.call(key, functools.partial(_mark, state, plan, store, action, digest))
+            marked = False
             try:
                 response = await provider.execute(store, action)
             except OutcomeUnknown as exc:
-                await writer.call(key, lambda: state.mark_unknown(
-                    store.backend, store.store, store.remote_id, str(exc), plan.plan_id, action.index))
+                await writer.call(key, lambda: _close(state, store, owner, unknown=(str(exc), plan, action)))
                 result.status, result.message = "unknown", f"action {action.index} ({action.kind}): {exc}"
                 notify(store, action, "unknown")
                 return result
             except BackendError as exc:
                 # A definite refusal: the backend did not take it, so nothing is in flight.
-                await writer.call(key, lambda: state.clear_in_flight(store.backend, store.store))
+                await writer.call(key, lambda: _close(state, store, owner, refused=True))
                 result.status, result.message = "failed", f"action {action.index} ({action.kind}): {exc}"
                 notify(store, action, "failed")
                 return result
             except asyncio.CancelledError:
                 reason = f"abandoned by Ctrl-C while action {action.index} ({action.kind}) was in flight"
-                await writer.call(key, lambda: state.mark_unknown(
-                    store.backend, store.store, store.remote_id, reason, plan.plan_id, action.index))
+                await writer.call(key, lambda: _close(state, store, owner, unknown=(reason, plan, action)))
                 result.status, result.message = "unknown", (f"{reason}; whether the backend took it is unknown, "
                                                              "so the next plan takes the full path")
                 notify(store, action, "unknown")
@@ -278,11 +313,15 @@ async def _apply_actions(plan: Plan, store: StorePlan, provider: Provider, write
                 resources[name] = store.resources[name]
             if action.effect.meta or action.effect.replace:
                 meta = dict(store.desired_meta)
+            following = store.actions[action.index + 1] if action.index + 1 < len(store.actions) else None
+            marked = following is not None and limit.rate is None and not interruption.stopping
             serial = await writer.call(key, functools.partial(
-                _record, state, plan, store, action, meta, dict(resources), serial))
+                _record, state, plan, store, action, meta, dict(resources), serial, owner,
+                following if marked else None, digest, following is None))
             notify(store, action, "done")
         return result
     except ReconcilerError as exc:
+        await writer.call(key, lambda: _close(state, store, owner, refused=marked))
         result.status, result.message = "failed", str(exc)
         notify(store, None, "failed")
         return result
@@ -291,15 +330,33 @@ async def _apply_actions(plan: Plan, store: StorePlan, provider: Provider, write
 
 
 def _record(state: StateStore, plan: Plan, store: StorePlan, action: Action, meta: dict, resources: dict,
-            serial: int) -> int:
-    """After a successful request: the new snapshot, and the backend's reports it supersedes."""
+            serial: int, owner: str, mark_next: Action | None, digest: str, last: bool) -> int:
+    """After a successful request, in one transaction: the new snapshot, the backend's
+    reports it supersedes, and the mark of the next request (or, after the last, the lease
+    let go)."""
     serial = state.record(
         store.backend, store.store, store.remote_id, meta, resources, snapshot_fingerprint(meta, resources),
         serial, plan.plan_id, action.index, action.kind, action.bytes,
         hashlib.sha256(encode_body(action.body)).hexdigest(),
     )
     state.clear_observations(store.backend, store.store, None if action.effect.replace else list(action.effect.set))
+    if mark_next is not None:
+        _mark(state, plan, store, mark_next, digest)
+    if last:
+        state.release(store.backend, store.store, owner)
     return serial
+
+
+def _close(state: StateStore, store: StorePlan, owner: str, unknown: tuple | None = None,
+           refused: bool = False) -> None:
+    """A store's apply ends early, in one transaction: an unknown outcome marked, or a mark
+    cleared (nothing was sent), and the lease let go."""
+    if unknown is not None:
+        reason, plan, action = unknown
+        state.mark_unknown(store.backend, store.store, store.remote_id, reason, plan.plan_id, action.index)
+    elif refused:
+        state.clear_in_flight(store.backend, store.store)
+    state.release(store.backend, store.store, owner)
 
 
 async def _keep_lease(writer: StateWriter, store: StorePlan, owner: str, every: float | None = None) -> None:
