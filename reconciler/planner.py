@@ -90,6 +90,9 @@ class PlanOptions:
     full: bool = False
     refresh: bool = True
     selector: Selector = field(default_factory=Selector)
+    # Only these (backend, store) bindings, when set: a saved plan's changed stores, derived
+    # again without planning the rest of the chain.
+    only: frozenset[tuple[str, str]] | None = None
 
 
 @dataclass
@@ -128,6 +131,8 @@ def _targets(validated: Validated, state: StateView, options: PlanOptions) -> li
     for view in validated.views:
         if not options.selector.selects(view.backend, view.store_id):
             continue
+        if options.only is not None and (view.backend, view.store_id) not in options.only:
+            continue
         provider = validated.providers[view.backend]
         seen.add((view.backend, view.store_id))
         targets.append(_Target(
@@ -138,6 +143,8 @@ def _targets(validated: Validated, state: StateView, options: PlanOptions) -> li
     # planned to be emptied, which the safety check always refuses without --force.
     for key, row in rows.items():
         if key in seen or row.backend not in validated.providers or not options.selector.selects(*key):
+            continue
+        if options.only is not None and key not in options.only:
             continue
         if not row.resources and not row.unknown:
             continue
@@ -434,8 +441,10 @@ async def check_fresh(plan: Plan, validated: Validated, state: StateView) -> Non
     if plan.tool_version != __version__:
         raise StalePlanError(f"plan {plan.plan_id} was made by reconciler {plan.tool_version}; this is {__version__}. "
                              "Nothing was sent; make the plan again with this version")
+    # Only the stores the file would change are derived again: the others are not applied.
     options = PlanOptions(full=bool(plan.options.get("full")), refresh=bool(plan.options.get("refresh", True)),
-                          selector=Selector.from_description(plan.options.get("selector", {})))
+                          selector=Selector.from_description(plan.options.get("selector", {})),
+                          only=frozenset(store.key for store in plan.changed_stores))
     again = {s.key: s for s in (await make_plan(validated, state, options, plan.plan_id,
                                                 datetime.fromisoformat(plan.created_at))).stores}
     stale: list[str] = []
