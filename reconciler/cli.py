@@ -96,12 +96,13 @@ class Session:
 
         return Console(stderr=True, highlight=False, soft_wrap=True, no_color=not self.color)
 
-    def validated(self) -> Any:
+    def validated(self, project: Any = None) -> Any:
+        """The project (loaded here unless given), validated; its warnings printed."""
         from .project import load_project
         from .provider import ProviderContext
         from .validation import validate_project
 
-        project = load_project(self.directory)
+        project = project or load_project(self.directory)
         context = ProviderContext(project_dir=project.root, work_dir=project.work_dir)
         validated = validate_project(project, context)
         for warning in validated.warnings:
@@ -287,10 +288,12 @@ def validate(session: Session) -> None:
               help="In markdown, call out prices moving by more than SHARE (default 0.2).")
 @click.option("--refresh-only", is_flag=True,
               help="Report what changed in the backends since the last apply (drift); propose no writes.")
+@click.option("--no-cache", is_flag=True,
+              help="Plan every store, not only those whose inputs changed since an earlier plan.")
 @click.pass_obj
 @handles_errors
 def plan(session: Session, out: Path | None, fmt: str, as_json: bool, detailed_exitcode: bool, force: bool,
-         price_alert: float | None, refresh_only: bool, **selectors: Any) -> None:
+         price_alert: float | None, refresh_only: bool, no_cache: bool, **selectors: Any) -> None:
     """Show what apply would change, and how many requests it would take."""
     from .planner import make_plan
     from .render import render
@@ -307,13 +310,25 @@ def plan(session: Session, out: Path | None, fmt: str, as_json: bool, detailed_e
         if detailed_exitcode and report.has_drift:
             sys.exit(EXIT_CHANGES)
         return
-    validated = session.validated()
-    state = session.state(validated)
     options = _plan_options(**selectors)
+    reuse = None
+    if no_cache:
+        validated = session.validated()
+    else:
+        from .plan_cache import load_with_cache
+        from .state import open_state
+
+        reuse = load_with_cache(session.directory, options, lambda p: open_state(p.state_url, p.root))
+        if reuse.plans:
+            click.echo(f"{len(reuse.project.skipped)} of {len(reuse.project.texts)} catalog files unchanged since "
+                       f"an earlier plan: {len(reuse.plans)} store bindings taken from the plan cache "
+                       "(--no-cache plans them all)", err=True)
+        validated = session.validated(reuse.project)
+    state = session.state(validated)
 
     async def work() -> Any:
         try:
-            return await make_plan(validated, state, options)
+            return await make_plan(validated, state, options, reused=reuse.plans if reuse else None)
         finally:
             for provider in validated.providers.values():
                 await provider.close()
@@ -322,6 +337,10 @@ def plan(session: Session, out: Path | None, fmt: str, as_json: bool, detailed_e
         the_plan = _run(work)
     finally:
         state.close()
+    if reuse is not None:
+        from .plan_cache import remember
+
+        remember(reuse, the_plan.stores, options)
     click.echo(render(the_plan, fmt, color=fmt == "text" and session.color, price_alert=price_alert,
                       full_plan=out.name if out else None, force=force), nl=fmt == "json")
     if out is not None:

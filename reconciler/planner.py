@@ -120,14 +120,18 @@ def desired_fingerprint(desired: DesiredStore, hashes: dict[str, str] | None = N
     return snapshot_fingerprint(desired.meta, desired.resources, hashes)
 
 
-def _targets(validated: Validated, state: StateView, options: PlanOptions) -> list[_Target]:
+def _targets(validated: Validated, state: StateView, options: PlanOptions,
+             reused: frozenset[tuple[str, str]] = frozenset()) -> list[_Target]:
+    """The bindings to plan. `reused`: bindings a plan cache answers for (not planned,
+    and not mistaken for stores that left the catalog)."""
     targets: list[_Target] = []
     rows = {(row.backend, row.store): row for row in state.all()}  # one read, one decode per row
-    bindings = {(v.backend, v.store_id) for v in validated.views} | {k for k in rows if k[0] in validated.providers}
+    bindings = ({(v.backend, v.store_id) for v in validated.views} | {k for k in rows if k[0] in validated.providers}
+                | reused)
     unmatched = options.selector.unmatched(bindings)
     if unmatched:
         raise ConfigError(unmatched)
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str]] = set(reused)
     for view in validated.views:
         if not options.selector.selects(view.backend, view.store_id):
             continue
@@ -258,16 +262,20 @@ def _with_owned_fields(provider: Provider, backend: str, desired: DesiredStore, 
 
 
 async def make_plan(validated: Validated, state: StateView, options: PlanOptions,
-                    plan_id: str | None = None, created: datetime | None = None) -> Plan:
+                    plan_id: str | None = None, created: datetime | None = None,
+                    reused: dict[tuple[str, str], StorePlan] | None = None) -> Plan:
     """The plan of the selected stores. `plan_id` and `created` are given when a saved
     plan is derived again to prove it was not edited: with the same catalog, state and
-    clock the actions come out byte for byte the same."""
+    clock the actions come out byte for byte the same. `reused`: store plans a plan cache
+    gives back (`plan_cache.py`) instead of planning those bindings."""
     plan_id = plan_id or new_plan_id()
     created = created or datetime.now(timezone.utc).replace(microsecond=0)
     project = validated.project
-    targets = _targets(validated, state, options)
+    reused = reused or {}
+    targets = _targets(validated, state, options, frozenset(reused))
     live = await _observe(targets, options)
-    stores: list[StorePlan] = []
+    stores: list[StorePlan] = [plan for key, plan in reused.items() if options.selector.selects(*key)
+                               and (options.only is None or key in options.only)]
     for target in sorted(targets, key=lambda t: (t.backend, t.store)):
         observed = live.get((target.backend, target.store))
         if observed is None and _moved(target):
@@ -276,6 +284,7 @@ async def make_plan(validated: Validated, state: StateView, options: PlanOptions
             observed = _observed_from_state(target.row, state.observations(target.backend, target.store),
                                             target.provider.owned_fields)
         stores.append(_plan_store(plan_id, created, project.config.safety, target, observed, state, options))
+    stores.sort(key=lambda s: (s.backend, s.store))
     return Plan(
         plan_id=plan_id,
         created_at=created.isoformat(),

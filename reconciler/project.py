@@ -6,11 +6,12 @@ that any later message can point at a line.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import BaseModel, ValidationError
 
@@ -49,6 +50,10 @@ class Project:
     config_source: SourceFile
     catalog: Catalog
     files: list[SourceFile]
+    # sha256 of every catalog file's text (rendered, for a template), parsed or not.
+    texts: dict[str, str] = field(default_factory=dict)
+    # Catalog files not parsed because a plan cache vouched for everything they define.
+    skipped: set[str] = field(default_factory=set)
 
     @property
     def work_dir(self) -> Path:
@@ -63,8 +68,11 @@ class Project:
         return os.environ.get("RECONCILER_STATE") or self.config.state
 
 
-def load_project(root: Path) -> Project:
-    """Read and shape-check everything; raise ValidationFailed with every problem found."""
+def load_project(root: Path, skip: Callable[[str, str], bool] | None = None) -> Project:
+    """Read and shape-check everything; raise ValidationFailed with every problem found.
+
+    `skip(display name, text hash)` may say that a catalog file need not be parsed (a plan
+    cache has what it defines); it is read and hashed all the same."""
     root = root.resolve()
     config_path = root / PROJECT_FILE
     if not config_path.is_file():
@@ -79,11 +87,18 @@ def load_project(root: Path) -> Project:
         raise ValidationFailed(problems)
 
     files: list[SourceFile] = []
+    texts: dict[str, str] = {}
+    skipped: set[str] = set()
     catalog = Catalog()
     for path in _catalog_paths(root, config, config_source, problems):
         display = path.relative_to(root).as_posix()
         try:
-            source = _read_source(path, display, root, config.vars)
+            text, line_map = _read_text(path, display, root, config.vars)
+            texts[display] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+            if skip is not None and skip(display, texts[display]):
+                skipped.add(display)
+                continue
+            source = SourceFile(path, display, text, parse_yaml(text, display, line_map), line_map)
         except ConfigError as exc:
             problems.append(exc.problem if exc.location else Problem(Location(display), exc.message))
             continue
@@ -107,15 +122,18 @@ def load_project(root: Path) -> Project:
                 catalog.origins[(section, key)] = source
     if problems:
         raise ValidationFailed(problems)
-    return Project(root, config, config_source, catalog, files)
+    return Project(root, config, config_source, catalog, files, texts, skipped)
+
+
+def _read_text(path: Path, display: str, root: Path, variables: dict[str, Any]) -> tuple[str, Any]:
+    """A file's text (rendered, for a template) and its line map (templates only)."""
+    if path.name.endswith(".j2"):
+        return render_template(path, display, {"vars": variables}, root)
+    return read_text(path, display), None
 
 
 def _read_source(path: Path, display: str, root: Path, variables: dict[str, Any]) -> SourceFile:
-    line_map = None
-    if path.name.endswith(".j2"):
-        text, line_map = render_template(path, display, {"vars": variables}, root)
-    else:
-        text = read_text(path, display)
+    text, line_map = _read_text(path, display, root, variables)
     return SourceFile(path, display, text, parse_yaml(text, display, line_map), line_map)
 
 

@@ -127,6 +127,16 @@ class StateView(ABC):
         """Observations recorded since the keys they name were last applied, by key."""
         return []
 
+    def heads(self) -> dict[tuple[str, str], tuple]:
+        """Per (backend, store), what a plan depends on of its row, without its snapshot:
+        (remote id, serial, generation, fingerprint, unknown, in flight, plan id)."""
+        return {(r.backend, r.store): (r.remote_id, r.serial, r.generation, r.fingerprint, r.unknown, r.in_flight,
+                                       r.plan_id) for r in self.all()}
+
+    def observation_digests(self) -> dict[tuple[str, str], str]:
+        """Per (backend, store) that has webhook reports, one hash of them all."""
+        return {}
+
     def lock_of(self, backend: str, store: str) -> Lock | None:
         for lock in self.locks():
             if lock.backend == backend and lock.store == store and not lock.expired:

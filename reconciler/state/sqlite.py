@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LockHeld, ReconcilerError
+from ..fingerprint import fingerprint
 from ..redaction import scrub
 from .base import (
     HISTORY_COLUMNS,
@@ -145,6 +146,19 @@ class SQLiteStateStore(StateStore):
             found += self._db.execute(
                 f"SELECT hash, body FROM bodies WHERE hash IN ({','.join('?' * len(chunk))})", chunk).fetchall()
         return found
+
+    def heads(self) -> dict[tuple[str, str], tuple]:
+        rows = self._db.execute("SELECT backend, store, remote_id, serial, generation, fingerprint, unknown,"
+                                " in_flight, plan_id FROM stores").fetchall()
+        return {(row[0], row[1]): tuple(row[2:]) for row in rows}
+
+    def observation_digests(self) -> dict[tuple[str, str], str]:
+        rows = self._db.execute("SELECT backend, store, key, fields, observed_at, source FROM observations"
+                                " ORDER BY backend, store, key").fetchall()
+        by_store: dict[tuple[str, str], list] = {}
+        for backend, store, *rest in rows:
+            by_store.setdefault((backend, store), []).append(rest)
+        return {key: fingerprint(value) for key, value in by_store.items()}
 
     def locks(self) -> list[Lock]:
         rows = self._db.execute("SELECT backend, store, owner, acquired_at, expires_at FROM locks ORDER BY backend, store")
