@@ -3,7 +3,8 @@ concrete view per (backend, store) that a provider maps to its own resources."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable
 
@@ -37,12 +38,21 @@ class StoreView:
     # Products this store overrides (price, status or stock): every other product is the
     # menu's own StoreProduct object, the same in every store of the menu.
     overridden: frozenset[str] = frozenset()
+    # The same, per field: a provider that maps no stock need not redo a product whose
+    # only override is its stock (in a real chain, every product of every store).
+    overrides: Mapping[str, frozenset[str]] = field(default_factory=dict)
     # `owned: true` on the store's binding: the reconciler owns the whole store there.
     owned: bool = False
 
     @property
     def currency(self) -> str:
         return self.menu.currency
+
+    def overridden_in(self, fields: Iterable[str] | None) -> frozenset[str]:
+        """The products whose `fields` (price, status, stock; None: any) this store overrides."""
+        if fields is None:
+            return self.overridden
+        return frozenset().union(*(self.overrides.get(name, frozenset()) for name in fields))
 
     def product_path(self, product_id: str, *rest: Any) -> tuple[Any, ...]:
         """Catalog path of a product field, for a Finding."""
@@ -73,13 +83,16 @@ def expand_store(
     menu = catalog.menus[store.menu]
     products = dict(menu_products(menu))
     # Validation reports overrides of products the menu does not have.
-    overridden = frozenset(pid for pid in (*store.prices, *store.status, *stock) if pid in menu.products)
+    overrides = {name: frozenset(pid for pid in values if pid in menu.products)
+                 for name, values in (("price", store.prices), ("status", store.status), ("stock", stock))}
+    overridden = overrides["price"] | overrides["status"] | overrides["stock"]
     for product_id in overridden:
         product = menu.products[product_id]
         products[product_id] = StoreProduct(
             product_id, product, store.prices.get(product_id, product.price),
             store.status.get(product_id, product.status), stock.get(product_id))
-    return StoreView(backend, store_id, store, store.menu, menu, binding, products, catalog, overridden, owned)
+    return StoreView(backend, store_id, store, store.menu, menu, binding, products, catalog,
+                     overridden=overridden, overrides=overrides, owned=owned)
 
 
 _MENU_PRODUCTS: dict[int, tuple[Menu, dict[str, StoreProduct]]] = {}
@@ -104,8 +117,11 @@ class ResourceCache:
     are shared between stores and must not be changed in place.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, reads: Iterable[str] | None = None) -> None:
+        """`reads`: the store fields (price, status, stock) that `make` reads of a product;
+        a product the store overrides only in other fields keeps the menu's value."""
         self._menus: dict[tuple, tuple[Menu, dict[str, Any]]] = {}
+        self.reads = None if reads is None else tuple(reads)
 
     def menu_values(self, view: StoreView, make: Callable[[StoreProduct], Any], *extra: Any) -> tuple[dict[str, Any], bool]:
         """make(item) for each of the menu's own products, and whether they were made just
@@ -122,6 +138,6 @@ class ResourceCache:
         """make(item) for each product of this store: the menu's values, with the store's
         overridden products made for this store alone. Menu order is kept."""
         values = dict(self.menu_values(view, make, *extra)[0])
-        for pid in view.overridden:
+        for pid in view.overridden_in(self.reads):
             values[pid] = make(view.products[pid])
         return values

@@ -37,7 +37,7 @@ from .plan import StorePlan
 from .project import PROJECT_FILE, Project, load_project
 
 CACHE_FILE = "plan-cache.json"
-FORMAT = 1
+FORMAT = 2
 
 
 def _digest(*parts: Any) -> str:
@@ -180,7 +180,7 @@ def load_with_cache(root: Path, options: Any, open_state: Any) -> Reuse:
                         or held["key"] != inputs.key(backend, store_id, entry["text"], aux)):
                     found = None
                     break
-                found[(backend, store_id)] = StorePlan.model_validate(held["plan"])
+                found[(backend, store_id)] = StorePlan.model_validate_json(held["plan"])
             if found is None:
                 break
         if found is None:
@@ -216,7 +216,7 @@ def remember(reuse: Reuse, stores: list[StorePlan], options: Any) -> None:
         aux = files[project.catalog.origins[("stores", store.store)].display]["stores"][store.store]["aux"]
         plans[f"{store.backend}\n{store.store}"] = {
             "key": reuse.inputs.key(store.backend, store.store, text_of[store.store], aux),
-            "plan": store.model_dump(mode="json"),
+            "plan": store.model_dump_json(),  # kept as text: read back with pydantic's own JSON parser
         }
     cache.files, cache.plans = files, plans
     cache.save()

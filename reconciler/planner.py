@@ -125,33 +125,31 @@ def _targets(validated: Validated, state: StateView, options: PlanOptions,
     """The bindings to plan. `reused`: bindings a plan cache answers for (not planned,
     and not mistaken for stores that left the catalog)."""
     targets: list[_Target] = []
-    rows = {(row.backend, row.store): row for row in state.all()}  # one read, one decode per row
-    bindings = ({(v.backend, v.store_id) for v in validated.views} | {k for k in rows if k[0] in validated.providers}
+    heads = state.heads()  # every row, without its snapshot
+    bindings = ({(v.backend, v.store_id) for v in validated.views} | {k for k in heads if k[0] in validated.providers}
                 | reused)
     unmatched = options.selector.unmatched(bindings)
     if unmatched:
         raise ConfigError(unmatched)
-    seen: set[tuple[str, str]] = set(reused)
-    for view in validated.views:
-        if not options.selector.selects(view.backend, view.store_id):
-            continue
-        if options.only is not None and (view.backend, view.store_id) not in options.only:
-            continue
+    # Snapshots are read only for what is planned: the selected views, and stores that left
+    # the catalog (or a backend) but still hold something there.
+    views = [v for v in validated.views if options.selector.selects(v.backend, v.store_id)
+             and (options.only is None or (v.backend, v.store_id) in options.only)]
+    in_catalog = {(v.backend, v.store_id) for v in validated.views} | reused
+    leaving = [k for k, head in heads.items() if k not in in_catalog and k[0] in validated.providers
+               and (head[7] or head[4]) and options.selector.selects(*k)
+               and (options.only is None or k in options.only)]
+    rows = state.get_many([(v.backend, v.store_id) for v in views] + leaving)
+    for view in views:
         provider = validated.providers[view.backend]
-        seen.add((view.backend, view.store_id))
         targets.append(_Target(
             view.backend, view.store_id, provider, view, provider.remote_id(view.binding),
             provider.desired(view), rows.get((view.backend, view.store_id)),
         ))
     # A store that left the catalog (or left a backend) but still has products there is
     # planned to be emptied, which the safety check always refuses without --force.
-    for key, row in rows.items():
-        if key in seen or row.backend not in validated.providers or not options.selector.selects(*key):
-            continue
-        if options.only is not None and key not in options.only:
-            continue
-        if not row.resources and not row.unknown:
-            continue
+    for key in leaving:
+        row = rows[key]
         provider = validated.providers[row.backend]
         targets.append(_Target(row.backend, row.store, provider, None, row.remote_id, DesiredStore({}, {}), row))
     return targets

@@ -16,6 +16,7 @@ MAX_INT = 2147483647  # every integer D-Store takes: amounts in minor units, qua
 MAX_ID_LENGTH = 64
 MAX_NAME_LENGTH = 255
 STATUS_TYPES = ("SINGLE", "MODIFIER")
+STORE_FIELDS = ("price", "status")  # what a store can set of a product that D-Store holds (not stock)
 
 
 def amount(value: Any, currency: str) -> dict[str, Any]:

@@ -78,8 +78,9 @@ class DStoreProvider(Provider):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._resources = ResourceCache()  # product -> syncProduct entry, shared by stores
-        self._checked = ResourceCache()  # findings of D-Store's limits, per product
+        # D-Store holds no stock: a product whose only override is its stock is the menu's.
+        self._resources = ResourceCache(reads=mapping.STORE_FIELDS)  # product -> syncProduct entry
+        self._checked = ResourceCache(reads=mapping.STORE_FIELDS)  # findings of D-Store's limits
 
     @property
     def account(self) -> str:
@@ -108,7 +109,7 @@ class DStoreProvider(Provider):
         if first:
             for found in menu_findings.values():
                 yield from found
-        for pid in view.overridden:
+        for pid in view.overridden_in(self._checked.reads):
             yield from findings(view.products[pid])
 
     def _product_findings(self, view: StoreView, item: StoreProduct) -> Iterable[Finding]:

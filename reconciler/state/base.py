@@ -129,9 +129,14 @@ class StateView(ABC):
 
     def heads(self) -> dict[tuple[str, str], tuple]:
         """Per (backend, store), what a plan depends on of its row, without its snapshot:
-        (remote id, serial, generation, fingerprint, unknown, in flight, plan id)."""
+        (remote id, serial, generation, fingerprint, unknown, in flight, plan id, whether
+        the snapshot holds anything)."""
         return {(r.backend, r.store): (r.remote_id, r.serial, r.generation, r.fingerprint, r.unknown, r.in_flight,
-                                       r.plan_id) for r in self.all()}
+                                       r.plan_id, bool(r.resources)) for r in self.all()}
+
+    def get_many(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], StoreState]:
+        """The rows of these (backend, store) keys that exist, read together."""
+        return {key: row for key in keys if (row := self.get(*key)) is not None}
 
     def observation_digests(self) -> dict[tuple[str, str], str]:
         """Per (backend, store) that has webhook reports, one hash of them all."""

@@ -197,8 +197,18 @@ class PostgresStateStore(StateStore):
 
     def heads(self) -> dict[tuple[str, str], tuple]:
         rows = self._db.execute("SELECT backend, store, remote_id, serial, generation, fingerprint, unknown,"
-                                " in_flight, plan_id FROM stores").fetchall()
-        return {(row[0], row[1]): tuple(row[2:]) for row in rows}
+                                " in_flight, plan_id, resources != '{}' FROM stores").fetchall()
+        return {(row[0], row[1]): (*row[2:9], bool(row[9])) for row in rows}
+
+    def get_many(self, keys) -> dict[tuple[str, str], StoreState]:
+        keys = list(keys)
+        found: list[tuple] = []
+        for start in range(0, len(keys), 400):  # under SQLite's bound-parameter limit
+            chunk = keys[start:start + 400]
+            found += self._db.execute(
+                f"SELECT {_STORE_COLUMNS} FROM stores WHERE (backend, store) IN "
+                f"(VALUES {', '.join(['(%s, %s)'] * len(chunk))})", [v for key in chunk for v in key]).fetchall()
+        return {(state.backend, state.store): state for state in self._snapshots.rows(found)}
 
     def observation_digests(self) -> dict[tuple[str, str], str]:
         rows = self._db.execute("SELECT backend, store, key, fields, observed_at, source FROM observations"
