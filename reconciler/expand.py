@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable
 
-from .model import Menu, Product, StockEntry, Store
+from .model import Menu, Product, StockLevel, Store
 from .project import Catalog
 
 
@@ -20,7 +20,7 @@ class StoreProduct:
     product: Product
     price: Decimal | None
     status: str
-    stock: StockEntry | None
+    stock: StockLevel | None
 
 
 @dataclass(frozen=True)
@@ -71,10 +71,16 @@ class StoreView:
         return self.product_path(product_id, "price")
 
 
-def expand_store(
-    catalog: Catalog, store_id: str, backend: str, binding: Any, stock: dict[str, StockEntry],
-    owned: bool = False,
-) -> StoreView:
+@dataclass(frozen=True, slots=True)
+class StoreProducts:
+    """A store's products with its overrides applied, shared by its views on every backend."""
+
+    products: dict[str, StoreProduct]
+    overridden: frozenset[str]
+    overrides: Mapping[str, frozenset[str]]
+
+
+def store_products(catalog: Catalog, store_id: str, stock: dict[str, StockLevel]) -> StoreProducts:
     """The store's products: the menu's own `StoreProduct` objects, shared by every store
     that does not override a product, and new ones where the store sets a price, status
     or stock. Sharing is what lets providers map and hash a product once per chain
@@ -91,8 +97,20 @@ def expand_store(
         products[product_id] = StoreProduct(
             product_id, product, store.prices.get(product_id, product.price),
             store.status.get(product_id, product.status), stock.get(product_id))
-    return StoreView(backend, store_id, store, store.menu, menu, binding, products, catalog,
-                     overridden=overridden, overrides=overrides, owned=owned)
+    return StoreProducts(products, overridden, overrides)
+
+
+def expand_store(
+    catalog: Catalog, store_id: str, backend: str, binding: Any, stock: dict[str, StockLevel],
+    owned: bool = False, made: StoreProducts | None = None,
+) -> StoreView:
+    """The store's view for one backend; `made`: its `store_products`, when the caller
+    has them already (a store on several backends builds them once)."""
+    store = catalog.stores[store_id]
+    if made is None:
+        made = store_products(catalog, store_id, stock)
+    return StoreView(backend, store_id, store, store.menu, catalog.menus[store.menu], binding, made.products,
+                     catalog, overridden=made.overridden, overrides=made.overrides, owned=owned)
 
 
 _MENU_PRODUCTS: dict[int, tuple[Menu, dict[str, StoreProduct]]] = {}

@@ -57,11 +57,20 @@ class _ByIdentity:
         self._entries[id(obj)] = (obj, value)
 
 
-#: sha256 of a resource's canonical JSON, once per resource object.
-resource_hash = _ByIdentity(fingerprint)
-
 #: Bytes of a resource in a request body (`encode_body`), once per resource object.
 encoded_size = _ByIdentity(lambda value: len(encode_body(value)))
+
+
+def _hash_and_size(value: Any) -> str:
+    # The canonical JSON differs from the request body only in key order, never in
+    # length: one encoding gives the hash and the size a provider's cost estimate needs.
+    data = canonical_json(value).encode("utf-8")
+    encoded_size.remember(value, len(data))
+    return hashlib.sha256(data).hexdigest()
+
+
+#: sha256 of a resource's canonical JSON, once per resource object.
+resource_hash = _ByIdentity(_hash_and_size)
 
 
 def snapshot_fingerprint(meta: Mapping[str, Any], resources: Mapping[str, Any],

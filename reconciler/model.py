@@ -6,6 +6,7 @@ in `validation.py`; rules of one backend are in that backend's provider.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -63,9 +64,9 @@ class Product(Strict):
     price: Amount | None = None
     status: Status = "AVAILABLE"
     quantity: QuantityRule | None = None
-    sub_products: list[Id] = []
-    overloads: dict[Id, Overload] = {}
-    barcodes: list[StrictStr] = []
+    sub_products: list[Id] = Field(default_factory=list)
+    overloads: dict[Id, Overload] = Field(default_factory=dict)
+    barcodes: list[StrictStr] = Field(default_factory=list)
     cost: Amount | None = None
     unit: Id | UnitPair | None = None
     supplier: Id | None = None
@@ -77,7 +78,7 @@ class Product(Strict):
 
 class Menu(Strict):
     currency: StrictStr
-    products: dict[Id, Product] = {}
+    products: dict[Id, Product] = Field(default_factory=dict)
 
 
 class Unit(Strict):
@@ -100,6 +101,24 @@ class StockEntry(Strict):
     _no_bool = field_validator("quantity", mode="before")(_decimal_not_bool)
 
 
+@dataclass(frozen=True, slots=True)
+class StockLevel:
+    """A store's stock of one product as providers read it, built from a validated
+    `StockEntry` or stock amount. A plain class: a chain whose stores carry stock for
+    every product builds hundreds of thousands of them per plan."""
+
+    quantity: Decimal
+    lot_number: str | None = None
+    manuf_date: str | None = None
+    expir_date: str | None = None
+
+    @classmethod
+    def of(cls, value: "Decimal | StockEntry") -> "StockLevel":
+        if isinstance(value, StockEntry):
+            return cls(value.quantity, value.lot_number, value.manuf_date, value.expir_date)
+        return cls(value)
+
+
 class Safety(Strict):
     max_removed_share: float = Field(0.3, ge=0, le=1)
     max_unavailable_share: float = Field(0.3, ge=0, le=1)
@@ -109,10 +128,10 @@ class Store(Strict):
     name: StrictStr
     safety: Safety | None = None  # overrides the project's thresholds for this store
     menu: Id
-    backends: dict[Id, dict[str, Any]] = {}
-    prices: dict[Id, Amount] = {}
-    status: dict[Id, Status] = {}
-    stock: dict[Id, Amount | StockEntry] | StrictStr = {}
+    backends: dict[Id, dict[str, Any]] = Field(default_factory=dict)
+    prices: dict[Id, Amount] = Field(default_factory=dict)
+    status: dict[Id, Status] = Field(default_factory=dict)
+    stock: dict[Id, Amount | StockEntry] | StrictStr = Field(default_factory=dict)
 
     @field_validator("prices", mode="before")
     @classmethod
@@ -126,10 +145,10 @@ class Store(Strict):
 class CatalogFile(Strict):
     """One catalog file: any of the four sections."""
 
-    menus: dict[Id, Menu] = {}
-    stores: dict[Id, Store] = {}
-    units: dict[Id, Unit] = {}
-    suppliers: dict[Id, Supplier] = {}
+    menus: dict[Id, Menu] = Field(default_factory=dict)
+    stores: dict[Id, Store] = Field(default_factory=dict)
+    units: dict[Id, Unit] = Field(default_factory=dict)
+    suppliers: dict[Id, Supplier] = Field(default_factory=dict)
 
 
 class BackendEntry(BaseModel):
@@ -139,7 +158,7 @@ class BackendEntry(BaseModel):
     provider: Id
     # Resource fields this backend owns: the plan takes their values from what the backend
     # holds and only reports drift in them. Default: the catalog (git) owns every field.
-    owned_fields: list[Id] = []
+    owned_fields: list[Id] = Field(default_factory=list)
     # The reconciler owns every store of this backend: a first apply may replace or clear
     # what a store held before (a full sync). Default: it owns only what it has applied.
     owned: bool = False
@@ -149,5 +168,5 @@ class ProjectFile(Strict):
     catalog: list[StrictStr] | StrictStr | None = None
     state: StrictStr = "sqlite:///.reconciler/state.db"
     safety: Safety = Safety()
-    backends: dict[Id, BackendEntry] = {}
-    vars: dict[str, Any] = {}
+    backends: dict[Id, BackendEntry] = Field(default_factory=dict)
+    vars: dict[str, Any] = Field(default_factory=dict)

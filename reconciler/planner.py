@@ -136,10 +136,10 @@ def _targets(validated: Validated, state: StateView, options: PlanOptions,
     views = [v for v in validated.views if options.selector.selects(v.backend, v.store_id)
              and (options.only is None or (v.backend, v.store_id) in options.only)]
     in_catalog = {(v.backend, v.store_id) for v in validated.views} | reused
-    leaving = [k for k, head in heads.items() if k not in in_catalog and k[0] in validated.providers
-               and (head[7] or head[4]) and options.selector.selects(*k)
-               and (options.only is None or k in options.only)]
-    rows = state.get_many([(v.backend, v.store_id) for v in views] + leaving)
+    gone = [k for k in heads if k not in in_catalog and k[0] in validated.providers
+            and options.selector.selects(*k) and (options.only is None or k in options.only)]
+    rows = state.get_many([(v.backend, v.store_id) for v in views] + gone)
+    leaving = [k for k in gone if rows[k].resources or rows[k].unknown]
     for view in views:
         provider = validated.providers[view.backend]
         targets.append(_Target(

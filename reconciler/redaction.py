@@ -72,6 +72,7 @@ class Redactor:
     def __init__(self) -> None:
         self._secrets: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._stale = False  # secrets registered since the pattern was built
         self._lock = threading.Lock()
 
     def register(self, secret: str | None) -> None:
@@ -79,17 +80,27 @@ class Redactor:
             return
         with self._lock:
             self._secrets.add(secret)
-            needles = set()
-            for known in self._secrets:
-                needles |= encodings(known)
-            # Longest first, so a secret's encoding is masked whole, not a prefix of it.
-            ordered = sorted(needles, key=len, reverse=True)
-            self._pattern = re.compile("|".join(_hex_insensitive(n) for n in ordered))
+            # Built when text is next scrubbed, not now: a run registers several secrets
+            # (PEM keys among them) and one compiled pattern of them all is enough.
+            self._stale = True
+
+    def _current(self) -> re.Pattern[str] | None:
+        if self._stale:
+            with self._lock:
+                if self._stale:
+                    needles = set()
+                    for known in self._secrets:
+                        needles |= encodings(known)
+                    # Longest first, so a secret's encoding is masked whole, not a prefix of it.
+                    ordered = sorted(needles, key=len, reverse=True)
+                    self._pattern = re.compile("|".join(_hex_insensitive(n) for n in ordered))
+                    self._stale = False
+        return self._pattern
 
     def scrub(self, text: str) -> str:
         if not text:
             return text
-        pattern = self._pattern
+        pattern = self._current()
         if pattern is not None:
             text = pattern.sub(MASK, text)
         return _SHAPES.sub(lambda m: m.group(1) + MASK, text)

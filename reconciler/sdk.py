@@ -15,7 +15,7 @@ from .emulation import (
 from .errors import BackendError, Location, OutcomeUnknown, ReconcilerError, SecretError
 from .expand import ResourceCache, StoreProduct, StoreView
 from .fingerprint import encode_body, encoded_size, fingerprint
-from .model import StockEntry
+from .model import StockEntry, StockLevel
 from .money import from_minor_units, to_minor_units
 from .plan import Action, Cost, Effect, StorePlan
 from .redaction import register_secret, scrub
@@ -43,6 +43,6 @@ __all__ = [
     "FieldChange", "Finding", "fingerprint", "from_minor_units", "Hang", "Imported",
     "ImportedProduct", "InProcessTransport", "Location", "ObservationSink", "Observed",
     "OutcomeUnknown", "Program", "Provider", "ProviderContext", "ReconcilerError", "register_secret", "SecretError",
-    "ResourceCache", "ResourceChange", "RetrySettings", "scrub", "StockEntry", "StorePlan", "StoreProduct",
+    "ResourceCache", "ResourceChange", "RetrySettings", "scrub", "StockEntry", "StockLevel", "StorePlan", "StoreProduct",
     "StoreView", "to_minor_units",
 ]

@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from .errors import ConfigError, Location, Problem, ValidationFailed
-from .expand import StoreView, expand_store
-from .model import Menu, StockEntry, Store
+from .expand import StoreView, expand_store, store_products
+from .model import Menu, StockEntry, StockLevel, Store
 from .money import is_currency, precision_problem
 from .project import Project, pydantic_problems
 from .provider import Finding, Provider, ProviderContext
@@ -54,6 +54,7 @@ def validate_project(project: Project, context: ProviderContext,
         problems.extend(store_problems)
         if store_problems:
             continue
+        made = None
         for backend, raw_binding in store.backends.items():
             provider = providers.get(backend)
             if provider is None:
@@ -62,7 +63,8 @@ def validate_project(project: Project, context: ProviderContext,
             binding = _shape_binding(project, provider, store_id, backend, raw_binding, problems)
             if binding is None:
                 continue
-            view = expand_store(catalog, store_id, backend, binding, stock, owned)
+            made = made or store_products(catalog, store_id, stock)
+            view = expand_store(catalog, store_id, backend, binding, stock, owned, made)
             for finding in provider.validate_store(view):
                 problems.append(_locate(project, finding))
             views.append(view)
@@ -250,7 +252,7 @@ def _quantity_problem(low: int, high: int) -> str | None:
 
 
 def _store_problems(project: Project, store_id: str, store: Store,
-                    providers: dict[str, Provider]) -> tuple[list[Problem], dict[str, StockEntry]]:
+                    providers: dict[str, Provider]) -> tuple[list[Problem], dict[str, StockLevel]]:
     catalog = project.catalog
     out: list[Problem] = []
 
@@ -277,50 +279,42 @@ def _store_problems(project: Project, store_id: str, store: Store,
         message = _amount_problem(price, menu.currency if is_currency(menu.currency) else None)
         if message:
             problem(("prices", pid), f"price {message}")
-    stock, stock_problems = _load_stock(project, store_id, store)
+    stock, lines, stock_problems = _load_stock(project, store_id, store)
     out.extend(stock_problems)
-    for pid, (where, _entry) in stock.items():
-        if pid not in products:
-            out.append(Problem(where.location if isinstance(where, _StockAt) else where, f"stock names {pid!r}, which is not a product of menu {store.menu!r}"))
-    return out, {pid: entry for pid, (_path, entry) in stock.items()}
+    for pid in [pid for pid in stock if pid not in products]:
+        # Located only when a problem needs it: finding a line costs a walk of the file.
+        where = lines[pid] if lines is not None else catalog.locate(("stores", store_id, "stock", pid), True)
+        out.append(Problem(where, f"stock names {pid!r}, which is not a product of menu {store.menu!r}"))
+    return out, stock
 
 
-@dataclass(frozen=True)
-class _StockAt:
-    catalog: Any
-    path: tuple
-
-    @property
-    def location(self) -> Location:
-        return self.catalog.locate(self.path, True)
-
-
-def _load_stock(project: Project, store_id: str, store: Store) -> tuple[dict[str, tuple[Location | _StockAt, StockEntry]], list[Problem]]:
+def _load_stock(project: Project, store_id: str, store: Store
+                ) -> tuple[dict[str, StockLevel], dict[str, Location] | None, list[Problem]]:
+    """The store's stock; the CSV line of each entry when it comes from a CSV file (None:
+    written in the store's YAML, located on demand); problems."""
     catalog = project.catalog
     if isinstance(store.stock, dict):
-        # Located only when a problem needs it: finding a line costs a walk of the file.
-        return {
-            pid: (_StockAt(catalog, ("stores", store_id, "stock", pid)),
-                  value if isinstance(value, StockEntry) else StockEntry(quantity=value))
-            for pid, value in store.stock.items()
-        }, []
+        # The Store model has validated every entry already.
+        of = StockLevel.of
+        return {pid: of(value) for pid, value in store.stock.items()}, None, []
     # A CSV file of `product,quantity[,lot_number,manuf_date,expir_date]`, relative to the project.
     display = store.stock
     path = project.root / display
-    out: dict[str, tuple[Location | _StockAt, StockEntry]] = {}
+    out: dict[str, StockLevel] = {}
+    lines: dict[str, Location] = {}
     problems: list[Problem] = []
     try:
         text = read_text(path, display)
     except ConfigError as exc:
         if exc.location is not None and exc.location.line:  # not UTF-8: located in the CSV
-            return {}, [exc.problem]
-        return {}, [Problem(catalog.locate(("stores", store_id, "stock")), f"stock file {display!r}: {exc.message}")]
+            return {}, lines, [exc.problem]
+        return {}, lines, [Problem(catalog.locate(("stores", store_id, "stock")), f"stock file {display!r}: {exc.message}")]
     except ValueError as exc:  # a NUL in the file name
-        return {}, [Problem(catalog.locate(("stores", store_id, "stock")), f"stock file {display[:80]!r}: {exc}")]
+        return {}, lines, [Problem(catalog.locate(("stores", store_id, "stock")), f"stock file {display[:80]!r}: {exc}")]
     reader = csv.DictReader(io.StringIO(text, newline=""))
     try:
         if not reader.fieldnames or {"product", "quantity"} - set(reader.fieldnames):
-            return {}, [Problem(Location(display, 1, 1), "a stock CSV needs the columns product and quantity")]
+            return {}, lines, [Problem(Location(display, 1, 1), "a stock CSV needs the columns product and quantity")]
         for row in reader:
             where = Location(display, reader.line_num, 1)
             try:
@@ -338,7 +332,7 @@ def _load_stock(project: Project, store_id: str, store: Store) -> tuple[dict[str
             if row["product"] in out:
                 problems.append(Problem(where, f"product {row['product']!r} appears twice"))
                 continue
-            out[row["product"]] = (where, entry)
+            out[row["product"]], lines[row["product"]] = StockLevel.of(entry), where
     except csv.Error as exc:
         problems.append(Problem(Location(display, reader.line_num or 1, 1), f"CSV: {exc}"))
-    return out, problems
+    return out, lines, problems

@@ -129,10 +129,9 @@ class StateView(ABC):
 
     def heads(self) -> dict[tuple[str, str], tuple]:
         """Per (backend, store), what a plan depends on of its row, without its snapshot:
-        (remote id, serial, generation, fingerprint, unknown, in flight, plan id, whether
-        the snapshot holds anything)."""
+        (remote id, serial, generation, fingerprint, unknown, in flight, plan id)."""
         return {(r.backend, r.store): (r.remote_id, r.serial, r.generation, r.fingerprint, r.unknown, r.in_flight,
-                                       r.plan_id, bool(r.resources)) for r in self.all()}
+                                       r.plan_id) for r in self.all()}
 
     def get_many(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], StoreState]:
         """The rows of these (backend, store) keys that exist, read together."""
@@ -259,19 +258,23 @@ class Snapshots:
     def __init__(self, fetch: Callable[[list[str]], Iterable[tuple[str, str]]]):
         self._fetch = fetch
         self._bodies: dict[str, dict[str, Any]] = {}
+        self._digests: dict[str, str] = {}  # each hash, as one shared string
 
     def rows(self, rows: list[tuple]) -> list[StoreState]:
         """`stores` rows (columns in table order) as StoreStates; an in-flight mark left
         by a killed apply reads as an unknown outcome."""
-        maps = [json.loads(row[4]) for row in rows]
+        # One decode for all rows: the decoder then shares the product keys between rows.
+        maps = json.loads("[" + ",".join(row[4] for row in rows) + "]") if rows else []
         self._load({h for hashes in maps for h in hashes.values()})
-        bodies = self._bodies
+        bodies, digests = self._bodies, self._digests
         out = []
-        for row, hashes in zip(rows, maps):
+        for row, decoded in zip(rows, maps):
             (backend, store, remote_id, meta, _, fingerprint, serial, plan_id,
              action_index, unknown, updated_at, in_flight, generation, plan_digest) = row
             if in_flight and not unknown:
                 unknown = interrupted_reason(in_flight)
+            # Every store that holds a body refers to one copy of its hash, not its own.
+            hashes = {key: digests[h] for key, h in decoded.items()}
             resources = {key: bodies[h] for key, h in hashes.items()}
             out.append(StoreState(backend, store, remote_id, json.loads(meta), resources, fingerprint, serial,
                                   plan_id, action_index, unknown, updated_at, in_flight, hashes,
@@ -282,10 +285,15 @@ class Snapshots:
         missing = sorted(wanted - self._bodies.keys())
         if not missing:
             return
-        for digest, text in self._fetch(missing):
-            body = json.loads(text)
+        found = self._fetch(missing)
+        # One decode of all bodies as a JSON array: a chain whose stores carry their own
+        # stock has hundreds of thousands of small bodies, and a decode call each costs
+        # more than the decoding.
+        decoded = json.loads("[" + ",".join(text for _, text in found) + "]")
+        for (digest, _), body in zip(found, decoded):
             resource_hash.remember(body, digest)
             self._bodies[digest] = body
+            self._digests[digest] = digest
         lost = [h for h in missing if h not in self._bodies]
         if lost:
             from ..errors import ReconcilerError

@@ -197,8 +197,8 @@ class PostgresStateStore(StateStore):
 
     def heads(self) -> dict[tuple[str, str], tuple]:
         rows = self._db.execute("SELECT backend, store, remote_id, serial, generation, fingerprint, unknown,"
-                                " in_flight, plan_id, resources != '{}' FROM stores").fetchall()
-        return {(row[0], row[1]): (*row[2:9], bool(row[9])) for row in rows}
+                                " in_flight, plan_id FROM stores").fetchall()
+        return {(row[0], row[1]): tuple(row[2:]) for row in rows}
 
     def get_many(self, keys) -> dict[tuple[str, str], StoreState]:
         keys = list(keys)

@@ -73,6 +73,13 @@ CREATE TABLE IF NOT EXISTS receipts (
 """
 
 
+# The columns a plan reads of every row, without the snapshot: a scan of the table would
+# walk each row's snapshot pages to reach the columns stored after it (0.15 s at 2,000
+# stores, against 5 ms through this index). Made after the migrations, which add columns.
+_HEADS_INDEX = ("CREATE INDEX IF NOT EXISTS stores_heads ON stores ("
+                "backend, store, remote_id, serial, generation, fingerprint, unknown, in_flight, plan_id)")
+
+
 class StateConflict(ReconcilerError):
     """The stored serial is not the one the plan was made from."""
 
@@ -102,6 +109,7 @@ class SQLiteStateStore(StateStore):
                     for step in _MIGRATIONS.get(version, []):
                         step(self._db) if callable(step) else self._db.execute(step)
                 self._db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+            self._db.execute(_HEADS_INDEX)
 
     def _tx(self):
         """A transaction, or inside one a savepoint: writes in a `batch` share one commit."""
@@ -149,8 +157,8 @@ class SQLiteStateStore(StateStore):
 
     def heads(self) -> dict[tuple[str, str], tuple]:
         rows = self._db.execute("SELECT backend, store, remote_id, serial, generation, fingerprint, unknown,"
-                                " in_flight, plan_id, resources != '{}' FROM stores").fetchall()
-        return {(row[0], row[1]): (*row[2:9], bool(row[9])) for row in rows}
+                                " in_flight, plan_id FROM stores").fetchall()
+        return {(row[0], row[1]): tuple(row[2:]) for row in rows}
 
     def get_many(self, keys) -> dict[tuple[str, str], StoreState]:
         keys = list(keys)

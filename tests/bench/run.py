@@ -57,7 +57,7 @@ CEILING_REQUESTS = 2000
 
 
 def run_chain(scenario: object, stores: int, steps: set[str], runs: int, work: Path, keys: tuple[str, str],
-              profile: Path | None) -> dict:
+              profile: Path | None, parallelism: int | None = None) -> dict:
     """Every chain step of one scenario at one size."""
     project = work / f"{scenario.name}-{stores}"
     emulators = Emulators(*keys, chain.MIPOS_ACCOUNT)
@@ -111,19 +111,21 @@ def run_chain(scenario: object, stores: int, steps: set[str], runs: int, work: P
             profile.mkdir(parents=True, exist_ok=True)
             measure(project, "plan", profile=profile / f"{scenario.name}-{stores}-plan-drift.speedscope.json")
         if "apply" in steps:
-            out["apply"] = apply_drift(project, emulators, profile and profile / f"{scenario.name}-{stores}-apply.speedscope.json")
+            out["apply"] = apply_drift(project, emulators, profile and profile / f"{scenario.name}-{stores}-apply.speedscope.json",
+                                       parallelism)
             rows["apply"] = out["apply"]["row"]
     return out
 
 
-def apply_drift(project: Path, emulators: Emulators, profile: Path | None) -> dict:
+def apply_drift(project: Path, emulators: Emulators, profile: Path | None, parallelism: int | None = None) -> dict:
     plan_file = project / "drift.json"
     made = measure(project, "plan", "--out", str(plan_file))
     if made["exit"] != 0:
         raise RuntimeError(f"the drift plan failed:\n{made['stderr'][-3000:]}")
     figures = plan_figures(json.loads(plan_file.read_text()))
     mark = emulators.mark()
-    applied = measure(project, "apply", str(plan_file), profile=profile)
+    extra = ("--parallelism", str(parallelism)) if parallelism else ()
+    applied = measure(project, "apply", str(plan_file), *extra, profile=profile)
     if applied["exit"] != 0:
         raise RuntimeError(f"the drift apply failed:\n{applied['stderr'][-3000:]}")
     arrived = emulators.since(mark)
@@ -144,6 +146,7 @@ def apply_drift(project: Path, emulators: Emulators, profile: Path | None) -> di
         "send_window_seconds": window,
         "per_second_in_window": figures["sent_requests"] / window if window else None,
         "profiled": profile is not None,
+        "parallelism": parallelism,
     }
 
 
@@ -243,6 +246,8 @@ def main() -> None:
     parser.add_argument("--steps", default=",".join(STEPS), metavar="STEP,...", help=", ".join(STEPS))
     parser.add_argument("--shards", type=int, default=None, metavar="N",
                         help="instead: plan the chain in N shards on PostgreSQL (shards.py)")
+    parser.add_argument("--parallelism", type=int, default=None, metavar="N",
+                        help="apply with --parallelism N (stores at once per backend; default: the backends' own)")
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
                         help="also record the drift plan and the apply under py-spy into DIR")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "latest.json")
@@ -269,7 +274,8 @@ def main() -> None:
     result["sizes"] = {}
     for stores in sizes:
         scenario = chain.SCENARIOS[options.scenario](stores)
-        result["sizes"][stores] = run_chain(scenario, stores, steps, options.runs, work, keys, options.profile)
+        result["sizes"][stores] = run_chain(scenario, stores, steps, options.runs, work, keys, options.profile,
+                                            options.parallelism)
     result["ceiling"] = transport_ceiling(options.runs, work, keys[0]) if "ceiling" in steps else None
     result["file"] = file_load(options.runs, work) if "file" in steps else None
     result["targets"] = judge(options.scenario, result["sizes"], result["ceiling"], result["file"])

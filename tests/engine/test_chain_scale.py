@@ -141,3 +141,27 @@ def test_a_rate_limit_that_is_not_positive_is_refused_at_its_line(tmp_path):
     assert result.exit_code == 1
     assert result.stderr.startswith("reconciler.yaml:3:")
     assert "rate_limit" in result.stderr and "greater than 0" in result.stderr
+
+
+def test_stock_a_backend_does_not_hold_costs_that_backend_nothing(tmp_path):
+    # Every product of s1 has stock; D-Store holds no stock, so s1's D-Store products are
+    # the menu's own (mapped and hashed once per chain), except the one it prices itself.
+    project = chain(tmp_path)
+    text = (project.root / "stores.yaml").read_text()
+    stock = ", ".join(f"p{i}: {i + 1}" for i in range(PRODUCTS))
+    project.write("stores.yaml", text.replace("prices: {p1: ", f"stock: {{{stock}}}, prices: {{p1: "))
+    loaded = load_project(project.root)
+    validated = validate_project(loaded, ProviderContext(loaded.root, loaded.work_dir))
+    provider = validated.providers["ds"]
+    s0, s1 = (provider.desired(view).resources for view in validated.views[:2])
+    assert validated.views[1].store.stock  # the edit took
+    assert [k for k in s1 if s1[k] is not s0[k]] == ["p0", "p1"]  # s0's and s1's own prices
+    assert s1["p1"]["price"]["value"] == 301
+
+
+def test_a_resources_size_is_its_request_body_length_once_it_is_hashed():
+    from reconciler.fingerprint import encode_body, encoded_size, resource_hash
+
+    value = {"z": "ü € \n \"q\"", "a": {"y": [1, "\u2028", None], "b": True}, "m": 10**20}
+    resource_hash(value)  # computes the size from the canonical (sorted) encoding
+    assert encoded_size(value) == len(encode_body(value))

@@ -184,7 +184,8 @@ def test_a_schema_1_store_is_migrated_in_place(state_url, tmp_path):
     open_state(state_url, tmp_path).close()
     # Make it what schema 1 was: no in_flight column, no bodies table, whole snapshots
     # in stores.resources, version 1.
-    statements = ["ALTER TABLE stores DROP COLUMN in_flight", "ALTER TABLE stores DROP COLUMN generation",
+    statements = ["DROP INDEX IF EXISTS stores_heads", "ALTER TABLE stores DROP COLUMN in_flight",
+                  "ALTER TABLE stores DROP COLUMN generation",
                   "ALTER TABLE stores DROP COLUMN plan_digest", "ALTER TABLE history DROP COLUMN request_sha256",
                   "DROP TABLE bodies", "DROP TABLE receipts", "UPDATE meta SET value='1' WHERE key='schema_version'"]
     row = ("INSERT INTO stores VALUES ('b', 's', 'r', '{\"name\":\"S\"}', "
