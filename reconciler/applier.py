@@ -25,7 +25,7 @@ from typing import Any, Callable
 from aiolimiter import AsyncLimiter
 
 from .errors import BackendError, OutcomeUnknown, ReconcilerError
-from .fingerprint import encode_body, snapshot_fingerprint
+from .fingerprint import encode_body, resource_hash, snapshot_fingerprint
 from .plan import Action, Plan, StorePlan
 from .provider import Provider
 from .state import Lock, StateStore, StoreState
@@ -270,6 +270,9 @@ async def _apply_actions(plan: Plan, store: StorePlan, provider: Provider, write
     row = opening.row
     meta = dict(row.meta) if row else {}
     resources = dict(row.resources) if row else {}
+    # Kept beside the resources, so a record never hashes the whole store again.
+    hashes = (dict(row.resource_hashes) if row and row.resource_hashes.keys() == resources.keys()
+              else resource_hash.many(resources))
     serial = row.serial if row else 0
     marked = limit.rate is None  # the first action's mark went with the lease
     try:
@@ -305,18 +308,21 @@ async def _apply_actions(plan: Plan, store: StorePlan, provider: Provider, write
                 return result
             result.requests += 1
             result.responses.append(response)
+            held = set(hashes.values())
             if action.effect.replace:
-                resources = {}
+                resources, hashes = {}, {}
             for name in action.effect.remove:
                 resources.pop(name, None)
+                hashes.pop(name, None)
             for name in action.effect.set:
                 resources[name] = store.resources[name]
+                hashes[name] = resource_hash(resources[name])
             if action.effect.meta or action.effect.replace:
                 meta = dict(store.desired_meta)
             following = store.actions[action.index + 1] if action.index + 1 < len(store.actions) else None
             marked = following is not None and limit.rate is None and not interruption.stopping
             serial = await writer.call(key, functools.partial(
-                _record, state, plan, store, action, meta, dict(resources), serial, owner,
+                _record, state, plan, store, action, meta, dict(resources), dict(hashes), held, serial, owner,
                 following if marked else None, digest, following is None))
             notify(store, action, "done")
         return result
@@ -330,14 +336,15 @@ async def _apply_actions(plan: Plan, store: StorePlan, provider: Provider, write
 
 
 def _record(state: StateStore, plan: Plan, store: StorePlan, action: Action, meta: dict, resources: dict,
-            serial: int, owner: str, mark_next: Action | None, digest: str, last: bool) -> int:
+            hashes: dict[str, str], held: set[str], serial: int, owner: str, mark_next: Action | None, digest: str,
+            last: bool) -> int:
     """After a successful request, in one transaction: the new snapshot, the backend's
     reports it supersedes, and the mark of the next request (or, after the last, the lease
-    let go)."""
+    let go). `hashes`: the new snapshot's; `held`: those of the one at `serial`."""
     serial = state.record(
-        store.backend, store.store, store.remote_id, meta, resources, snapshot_fingerprint(meta, resources),
+        store.backend, store.store, store.remote_id, meta, resources, snapshot_fingerprint(meta, resources, hashes),
         serial, plan.plan_id, action.index, action.kind, action.bytes,
-        hashlib.sha256(encode_body(action.body)).hexdigest(),
+        hashlib.sha256(encode_body(action.body)).hexdigest(), hashes=hashes, held=held,
     )
     state.clear_observations(store.backend, store.store, None if action.effect.replace else list(action.effect.set))
     if mark_next is not None:

@@ -96,13 +96,14 @@ class Session:
 
         return Console(stderr=True, highlight=False, soft_wrap=True, no_color=not self.color)
 
-    def validated(self, project: Any = None) -> Any:
-        """The project (loaded here unless given), validated; its warnings printed."""
+    def validated(self, project: Any = None, options: Any = None) -> Any:
+        """The project (loaded here unless given), validated; its warnings printed.
+        `options`: the plan options; a shard's loads only the stores it plans."""
         from .project import load_project
         from .provider import ProviderContext
         from .validation import validate_project
 
-        project = project or load_project(self.directory)
+        project = project or load_project(self.directory, keep_store=options and options.selector.store_filter())
         context = ProviderContext(project_dir=project.root, work_dir=project.work_dir)
         validated = validate_project(project, context)
         for warning in validated.warnings:
@@ -312,8 +313,10 @@ def plan(session: Session, out: Path | None, fmt: str, as_json: bool, detailed_e
         return
     options = _plan_options(**selectors)
     reuse = None
-    if no_cache:
-        validated = session.validated()
+    # A shard of a CI matrix plans on a fresh checkout and loads only its own stores: the
+    # plan cache, whose index is of whole files, is left to whole-catalog plans.
+    if no_cache or options.selector.shard is not None:
+        validated = session.validated(options=options)
     else:
         from .plan_cache import load_with_cache
         from .state import open_state
@@ -401,15 +404,28 @@ def apply(session: Session, planfile: Path | None, auto_approve: bool, force: bo
             raise click.UsageError("--refresh-only records what the backends hold: "
                                    "it takes no plan file and does not combine with --full or --no-refresh")
         sys.exit(_apply_refresh_only(session, events, auto_approve, selectors))
-    validated = session.validated()
+    options = _plan_options(**selectors)
+    validated = session.validated(options=_planfile_options(planfile) if planfile is not None else options)
     state = session.state(validated)
     try:
         code = run_apply(validated, state, ApplyRequest(
-            planfile, _plan_options(**selectors), auto_approve, force, lock_timeout, parallelism, as_json,
+            planfile, options, auto_approve, force, lock_timeout, parallelism, as_json,
             session.color), events)
     finally:
         state.close()
     sys.exit(code)
+
+
+def _planfile_options(planfile: Path) -> Any:
+    """The options a plan file was made with, enough to load what it needs (a shard's
+    stores); whatever is wrong with the file is said when it is read for the apply."""
+    from .planner import PlanOptions, Selector
+
+    try:
+        selector = json.loads(planfile.read_text(encoding="utf-8"))["options"]["selector"]
+        return PlanOptions(selector=Selector.from_description(selector))
+    except Exception:  # unreadable, not JSON, another shape: the apply refuses it properly
+        return None
 
 
 def _apply_refresh_only(session: Session, events: Any, auto_approve: bool, selectors: dict[str, Any]) -> int:

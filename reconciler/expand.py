@@ -80,18 +80,21 @@ class StoreProducts:
     overrides: Mapping[str, frozenset[str]]
 
 
-def store_products(catalog: Catalog, store_id: str, stock: dict[str, StockLevel]) -> StoreProducts:
+def store_products(catalog: Catalog, store_id: str, stock: dict[str, StockLevel],
+                   reads: Iterable[str] | None = None) -> StoreProducts:
     """The store's products: the menu's own `StoreProduct` objects, shared by every store
     that does not override a product, and new ones where the store sets a price, status
     or stock. Sharing is what lets providers map and hash a product once per chain
-    rather than once per store (see `ResourceCache`)."""
+    rather than once per store (see `ResourceCache`). `reads`: the fields any backend of
+    the store reads (`Provider.store_fields`; None: all); overrides of other fields
+    leave the menu's product in place."""
     store = catalog.stores[store_id]
     menu = catalog.menus[store.menu]
     products = dict(menu_products(menu))
     # Validation reports overrides of products the menu does not have.
     overrides = {name: frozenset(pid for pid in values if pid in menu.products)
                  for name, values in (("price", store.prices), ("status", store.status), ("stock", stock))}
-    overridden = overrides["price"] | overrides["status"] | overrides["stock"]
+    overridden = frozenset().union(*(overrides[name] for name in (overrides if reads is None else reads)))
     for product_id in overridden:
         product = menu.products[product_id]
         products[product_id] = StoreProduct(

@@ -8,6 +8,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
+from typing import Any, Callable
 
 from . import __version__
 from .diff import diff_resources, field_changes
@@ -42,6 +43,14 @@ class Selector:
         if self.stores and not match(store, self.stores):
             return False
         return not match(backend, self.exclude_backends) and not match(store, self.exclude_stores)
+
+    def store_filter(self) -> Callable[[str, Any], bool] | None:
+        """For a shard: whether a store as parsed has a binding the shard plans, so that
+        loading leaves the others out and a shard of a large chain costs its own stores.
+        None without a shard: a plan of the whole catalog validates every store."""
+        if self.shard is None:
+            return None
+        return lambda store, parsed: any(self.selects(backend, store) for backend in parsed["backends"])
 
     def describe(self) -> dict[str, list[str]]:
         described = {k: list(v) for k, v in self.__dict__.items() if v and k != "shard"}
@@ -126,8 +135,10 @@ def _targets(validated: Validated, state: StateView, options: PlanOptions,
     and not mistaken for stores that left the catalog)."""
     targets: list[_Target] = []
     heads = state.heads()  # every row, without its snapshot
+    # Stores a shard left out are in the catalog all the same: not planned, not leaving.
+    left_out = {(b, s) for s, backends in validated.project.left_out.items() for b in backends}
     bindings = ({(v.backend, v.store_id) for v in validated.views} | {k for k in heads if k[0] in validated.providers}
-                | reused)
+                | reused | left_out)
     unmatched = options.selector.unmatched(bindings)
     if unmatched:
         raise ConfigError(unmatched)
@@ -135,7 +146,7 @@ def _targets(validated: Validated, state: StateView, options: PlanOptions,
     # the catalog (or a backend) but still hold something there.
     views = [v for v in validated.views if options.selector.selects(v.backend, v.store_id)
              and (options.only is None or (v.backend, v.store_id) in options.only)]
-    in_catalog = {(v.backend, v.store_id) for v in validated.views} | reused
+    in_catalog = {(v.backend, v.store_id) for v in validated.views} | reused | left_out
     gone = [k for k in heads if k not in in_catalog and k[0] in validated.providers
             and options.selector.selects(*k) and (options.only is None or k in options.only)]
     rows = state.get_many([(v.backend, v.store_id) for v in views] + gone)

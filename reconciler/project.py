@@ -54,6 +54,9 @@ class Project:
     texts: dict[str, str] = field(default_factory=dict)
     # Catalog files not parsed because a plan cache vouched for everything they define.
     skipped: set[str] = field(default_factory=set)
+    # Stores left out after parsing because the command plans none of their bindings
+    # (a `--shard I/N` of a CI matrix), with their backends: the catalog holds the others.
+    left_out: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def work_dir(self) -> Path:
@@ -68,11 +71,14 @@ class Project:
         return os.environ.get("RECONCILER_STATE") or self.config.state
 
 
-def load_project(root: Path, skip: Callable[[str, str], bool] | None = None) -> Project:
+def load_project(root: Path, skip: Callable[[str, str], bool] | None = None,
+                 keep_store: Callable[[str, Any], bool] | None = None) -> Project:
     """Read and shape-check everything; raise ValidationFailed with every problem found.
 
     `skip(display name, text hash)` may say that a catalog file need not be parsed (a plan
-    cache has what it defines); it is read and hashed all the same."""
+    cache has what it defines); it is read and hashed all the same. `keep_store(id, as
+    parsed)` may leave a store out right after its file is parsed: a shard of a CI matrix
+    shapes, validates and holds in memory only the stores it plans."""
     root = root.resolve()
     config_path = root / PROJECT_FILE
     if not config_path.is_file():
@@ -89,6 +95,7 @@ def load_project(root: Path, skip: Callable[[str, str], bool] | None = None) -> 
     files: list[SourceFile] = []
     texts: dict[str, str] = {}
     skipped: set[str] = set()
+    left_out: dict[str, tuple[str, ...]] = {}
     catalog = Catalog()
     for path in _catalog_paths(root, config, config_source, problems):
         display = path.relative_to(root).as_posix()
@@ -105,6 +112,8 @@ def load_project(root: Path, skip: Callable[[str, str], bool] | None = None) -> 
         files.append(source)
         if source.data is None:
             continue
+        if keep_store is not None:
+            _leave_out_stores(source, keep_store, left_out)
         shaped = _shape(CatalogFile, source.data, source, (), problems)
         if shaped is None:
             continue
@@ -122,7 +131,26 @@ def load_project(root: Path, skip: Callable[[str, str], bool] | None = None) -> 
                 catalog.origins[(section, key)] = source
     if problems:
         raise ValidationFailed(problems)
-    return Project(root, config, config_source, catalog, files, texts, skipped)
+    return Project(root, config, config_source, catalog, files, texts, skipped, left_out)
+
+
+def _leave_out_stores(source: SourceFile, keep_store: Callable[[str, Any], bool],
+                      left_out: dict[str, tuple[str, ...]]) -> None:
+    """Drop from a parsed file the well-formed stores `keep_store` declines (anything
+    malformed stays, for validation to report)."""
+    stores = source.data.get("stores") if isinstance(source.data, dict) else None
+    if not isinstance(stores, dict):
+        return
+    kept = {}
+    for key, value in stores.items():
+        backends = value.get("backends") if isinstance(value, dict) else None
+        if (isinstance(key, str) and isinstance(backends, dict) and all(isinstance(b, str) for b in backends)
+                and not keep_store(key, value)):
+            left_out[key] = tuple(backends)
+        else:
+            kept[key] = value
+    if len(kept) != len(stores):
+        source.data = {**source.data, "stores": kept}
 
 
 def _read_text(path: Path, display: str, root: Path, variables: dict[str, Any]) -> tuple[str, Any]:

@@ -202,6 +202,10 @@ class Provider(ABC):
     Settings: ClassVar[type[BaseModel]]  # keys of the backend in reconciler.yaml
     Binding: ClassVar[type[BaseModel]]  # keys of stores.<id>.backends.<backend>
     max_concurrency: ClassVar[int] = 4  # stores applied at once on this backend
+    # What the mapping reads of a store's own values of a product ("price", "status",
+    # "stock"); None: all of them. A store overriding only what no backend of it reads
+    # keeps the menu's product objects (a chain's stock is most of its overrides).
+    store_fields: ClassVar[tuple[str, ...] | None] = None
     # Resource fields the backend owns (`owned_fields` in reconciler.yaml); the engine sets it.
     owned_fields: tuple[str, ...] = ()
     # The reconciler owns every store of this backend (`owned: true` in reconciler.yaml);

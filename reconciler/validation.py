@@ -55,6 +55,7 @@ def validate_project(project: Project, context: ProviderContext,
         if store_problems:
             continue
         made = None
+        reads = _store_fields(providers, store)
         for backend, raw_binding in store.backends.items():
             provider = providers.get(backend)
             if provider is None:
@@ -63,7 +64,7 @@ def validate_project(project: Project, context: ProviderContext,
             binding = _shape_binding(project, provider, store_id, backend, raw_binding, problems)
             if binding is None:
                 continue
-            made = made or store_products(catalog, store_id, stock)
+            made = made or store_products(catalog, store_id, stock, reads)
             view = expand_store(catalog, store_id, backend, binding, stock, owned, made)
             for finding in provider.validate_store(view):
                 problems.append(_locate(project, finding))
@@ -286,6 +287,18 @@ def _store_problems(project: Project, store_id: str, store: Store,
         where = lines[pid] if lines is not None else catalog.locate(("stores", store_id, "stock", pid), True)
         out.append(Problem(where, f"stock names {pid!r}, which is not a product of menu {store.menu!r}"))
     return out, stock
+
+
+def _store_fields(providers: dict[str, Provider], store: Store) -> set[str] | None:
+    """The store fields any backend of the store reads; None: all."""
+    reads: set[str] = set()
+    for backend in store.backends:
+        provider = providers.get(backend)
+        if provider is not None:
+            if provider.store_fields is None:
+                return None
+            reads.update(provider.store_fields)
+    return reads
 
 
 def _load_stock(project: Project, store_id: str, store: Store

@@ -75,12 +75,13 @@ class DStoreProvider(Provider):
     Settings = DStoreSettings
     Binding = DStoreBinding
     settings: DStoreSettings
+    store_fields = mapping.STORE_FIELDS  # D-Store holds no stock
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # D-Store holds no stock: a product whose only override is its stock is the menu's.
-        self._resources = ResourceCache(reads=mapping.STORE_FIELDS)  # product -> syncProduct entry
-        self._checked = ResourceCache(reads=mapping.STORE_FIELDS)  # findings of D-Store's limits
+        # A product whose only override is its stock is the menu's here.
+        self._resources = ResourceCache(reads=self.store_fields)  # product -> syncProduct entry
+        self._checked = ResourceCache(reads=self.store_fields)  # findings of D-Store's limits
 
     @property
     def account(self) -> str:

@@ -183,10 +183,15 @@ class StateStore(StateView):
         action_kind: str,
         request_bytes: int,
         request_sha256: str | None = None,
+        hashes: dict[str, str] | None = None,
+        held: set[str] | None = None,
     ) -> int:
         """Write the snapshot after a successful request; return the new serial.
 
         Fails (StateConflict) when the serial moved since the plan: someone else wrote.
+        `hashes`: the resources' hashes, where the caller has them; `held`: the hashes of
+        the snapshot at `expected_serial`, where the caller holds it (then the stored one
+        is not read again: the serial check proves they are the same).
         """
 
     def record_observation(self, backend: str, store: str, key: str, fields: dict[str, Any],
@@ -282,7 +287,9 @@ class Snapshots:
         return out
 
     def _load(self, wanted: set[str]) -> None:
-        missing = sorted(wanted - self._bodies.keys())
+        bodies = self._bodies
+        # Not `wanted - bodies.keys()`: that walks every body held, once per row read.
+        missing = sorted(h for h in wanted if h not in bodies)
         if not missing:
             return
         found = self._fetch(missing)
@@ -302,11 +309,15 @@ class Snapshots:
                                   f"(first {lost[0]}); restore it from a backup or re-import the stores")
 
     @staticmethod
-    def encode(resources: dict[str, dict[str, Any]], before: str | None) -> tuple[str, list[tuple[str, str]]]:
+    def encode(resources: dict[str, dict[str, Any]], before: str | None, hashes: dict[str, str] | None = None,
+               held: set[str] | None = None) -> tuple[str, list[tuple[str, str]]]:
         """The key -> hash map to store, and the (hash, body) rows it needs that the
-        previous map (`before`, as stored) did not already hold."""
-        hashes = {key: resource_hash(value) for key, value in resources.items()}
-        held = set(json.loads(before).values()) if before else set()
+        previous map (`held`, its hashes; or `before`, as stored) did not already hold.
+        `hashes`: the resources' hashes, where the caller has them."""
+        if hashes is None:
+            hashes = resource_hash.many(resources)
+        if held is None:
+            held = set(json.loads(before).values()) if before else set()
         new = {h: dump_json(resources[key]) for key, h in hashes.items() if h not in held}
         return dump_json(hashes), sorted(new.items())
 

@@ -263,13 +263,14 @@ class PostgresStateStore(StateStore):
 
     # -- writes -------------------------------------------------------------------------------
     def record(self, backend, store, remote_id, meta, resources, fingerprint, expected_serial,
-               plan_id, action_index, action_kind, request_bytes, request_sha256=None) -> int:
+               plan_id, action_index, action_kind, request_bytes, request_sha256=None, hashes=None,
+               held=None) -> int:
         now = now_utc().isoformat()
         with self._store_tx(backend, store):
             self._db.execute("SELECT pg_advisory_xact_lock_shared(%s)", (_BODIES_LOCK,))
             row = self._db.execute(
-                "SELECT serial, resources FROM stores WHERE backend=%s AND store=%s FOR UPDATE", (backend, store)
-            ).fetchone()
+                f"SELECT serial{', resources' if held is None else ''} FROM stores WHERE backend=%s AND store=%s"
+                " FOR UPDATE", (backend, store)).fetchone()
             current = row[0] if row else 0
             if current != expected_serial:
                 raise StateConflict(
@@ -277,7 +278,7 @@ class PostgresStateStore(StateStore):
                     f"expected {expected_serial}; someone else applied it. Plan again."
                 )
             serial = current + 1
-            hashes, bodies = Snapshots.encode(resources, row[1] if row else None)
+            stored, bodies = Snapshots.encode(resources, row[1] if row and held is None else None, hashes, held)
             if bodies:
                 with self._db.cursor() as cursor:
                     cursor.executemany("INSERT INTO bodies VALUES (%s, %s) ON CONFLICT (hash) DO NOTHING", bodies)
@@ -288,7 +289,7 @@ class PostgresStateStore(StateStore):
                 " resources=EXCLUDED.resources, fingerprint=EXCLUDED.fingerprint, serial=EXCLUDED.serial,"
                 " plan_id=EXCLUDED.plan_id, action_index=EXCLUDED.action_index, unknown=NULL, in_flight=NULL,"
                 " updated_at=EXCLUDED.updated_at, generation=stores.generation + 1",
-                (backend, store, remote_id, dump_json(meta), hashes, fingerprint, serial, plan_id, action_index, now),
+                (backend, store, remote_id, dump_json(meta), stored, fingerprint, serial, plan_id, action_index, now),
             )
             self._history(backend, store, serial, plan_id, action_index, action_kind, "applied", request_bytes,
                           now, request_sha256)

@@ -221,12 +221,14 @@ class SQLiteStateStore(StateStore):
 
     # -- writes -------------------------------------------------------------------------------
     def record(self, backend, store, remote_id, meta, resources, fingerprint, expected_serial,
-               plan_id, action_index, action_kind, request_bytes, request_sha256=None) -> int:
+               plan_id, action_index, action_kind, request_bytes, request_sha256=None, hashes=None,
+               held=None) -> int:
         now = now_utc().isoformat()
         with self._tx():
+            # The serial alone comes from the heads index; the stored map only when needed.
             row = self._db.execute(
-                "SELECT serial, resources FROM stores WHERE backend=? AND store=?", (backend, store)
-            ).fetchone()
+                f"SELECT serial{', resources' if held is None else ''} FROM stores WHERE backend=? AND store=?",
+                (backend, store)).fetchone()
             current = row[0] if row else 0
             if current != expected_serial:
                 raise StateConflict(
@@ -234,7 +236,7 @@ class SQLiteStateStore(StateStore):
                     f"expected {expected_serial}; someone else applied it. Plan again."
                 )
             serial = current + 1
-            hashes, bodies = Snapshots.encode(resources, row[1] if row else None)
+            stored, bodies = Snapshots.encode(resources, row[1] if row and held is None else None, hashes, held)
             self._db.executemany("INSERT OR IGNORE INTO bodies VALUES (?, ?)", bodies)
             self._db.execute(
                 "INSERT INTO stores (backend, store, remote_id, meta, resources, fingerprint, serial, plan_id,"
@@ -243,7 +245,7 @@ class SQLiteStateStore(StateStore):
                 " resources=excluded.resources, fingerprint=excluded.fingerprint, serial=excluded.serial,"
                 " plan_id=excluded.plan_id, action_index=excluded.action_index, unknown=NULL, in_flight=NULL,"
                 " updated_at=excluded.updated_at, generation=generation + 1",
-                (backend, store, remote_id, dump_json(meta), hashes, fingerprint, serial, plan_id, action_index, now),
+                (backend, store, remote_id, dump_json(meta), stored, fingerprint, serial, plan_id, action_index, now),
             )
             self._history(backend, store, serial, plan_id, action_index, action_kind, "applied", request_bytes,
                           now, request_sha256)

@@ -79,3 +79,38 @@ def test_concurrent_sharded_applies_apply_each_store_once(tmp_path, postgres_ser
         assert state.locks() == []
     finally:
         state.close()
+
+
+def _shard_of_store(store: str, count: int = 3) -> int:
+    return shard_of("demo", store, count)
+
+
+def test_a_shard_validates_and_plans_only_the_stores_it_holds(tmp_path):
+    # A large chain's shard must cost its own stores, so it leaves the others out right
+    # after parsing: a problem in another shard's store is that shard's to report.
+    project = copy_example("dstore-examples", tmp_path)
+    assert project.run("apply", "--auto-approve").exit_code == 0
+    broken, removed = "variant", "combo"
+    assert _shard_of_store(broken) == 2 and _shard_of_store(removed) == 1
+    stores = project.root / "stores" / "stores.yaml"
+    text = stores.read_text().replace("menu: variant,", "menu: variant, prices: {no-such-product: 1},")
+    stores.write_text("\n".join(line for line in text.splitlines() if not line.startswith(f"  {removed}:")) + "\n")
+
+    whole = project.run("plan")
+    assert whole.exit_code == 1 and "stores/stores.yaml:6" in whole.output and "no-such-product" in whole.output
+
+    shard_2 = project.run("plan", "--shard", "2/3")
+    assert shard_2.exit_code == 1 and "no-such-product" in shard_2.output
+
+    shard_1 = project.run("plan", "--shard", "1/3", "--format", "json")
+    assert "no-such-product" not in shard_1.output
+    plans = {s["store"]: s for s in json.loads(shard_1.output[shard_1.output.index("{"):])["stores"]}
+    # Shard 1 plans its own stores; the store that left the catalog is planned (to be
+    # emptied, which safety refuses), and no store of another shard is taken for one that left.
+    assert set(plans) == {s for s in ("basic", "modifier-group", "nested-modifiers", "variant", "combo", "bundle")
+                          if _shard_of_store(s) == 1}
+    assert plans[removed]["changes"] and all(c["op"] == "delete" for c in plans[removed]["changes"])
+    assert all(not p["changes"] for store, p in plans.items() if store != removed)
+
+    shard_3 = project.run("plan", "--shard", "3/3", "--detailed-exitcode")
+    assert shard_3.exit_code == 0, shard_3.output  # nothing changed in shard 3
