@@ -83,7 +83,7 @@ def summary(samples: list[dict]) -> dict:
 def python_json(*args: str, env: dict[str, str] | None = None) -> dict:
     """Run `python ARGS` and read the JSON object it prints last."""
     result = subprocess.run([sys.executable, *args], capture_output=True, text=True,
-                            env={**os.environ, **(env or {})})
+                            env=_environment(env))
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
