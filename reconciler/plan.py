@@ -88,6 +88,9 @@ class AvailabilityMove(Frozen):
     available: bool  # after the plan
 
 
+_DIGESTS: dict[int, tuple["StorePlan", str]] = {}
+
+
 class StorePlan(Frozen):
     backend: str
     provider: str
@@ -133,8 +136,17 @@ class StorePlan(Frozen):
 
     def digest(self) -> str:
         """One hash of everything apply acts on and a reviewer saw: all but the notes
-        that may differ between two derivations of the same plan (who held a lock)."""
-        return fingerprint(self.model_dump(mode="json", exclude={"warnings"}))
+        that may differ between two derivations of the same plan (who held a lock).
+        Remembered per object (a store plan is frozen): apply asks for it more than once,
+        and a full sync's plan carries every product of the store."""
+        entry = _DIGESTS.get(id(self))
+        if entry is not None and entry[0] is self:
+            return entry[1]
+        value = fingerprint(self.model_dump(mode="json", exclude={"warnings"}))
+        if len(_DIGESTS) >= 10_000:  # bounded: a long-lived process plans many times
+            _DIGESTS.clear()
+        _DIGESTS[id(self)] = (self, value)
+        return value
 
     def counts(self) -> dict[str, int]:
         counts = {"create": 0, "update": 0, "delete": 0}

@@ -467,12 +467,14 @@ async def check_fresh(plan: Plan, validated: Validated, state: StateView) -> Non
                                                 datetime.fromisoformat(plan.created_at))).stores}
     stale: list[str] = []
     edited: list[str] = []
+    heads = state.heads()
     for store in plan.changed_stores:
         where = f"{store.backend}/{store.store}"
         if store.backend not in validated.providers:
             stale.append(f"{where}: backend {store.backend!r} is no longer configured")
             continue
-        row = state.get(*store.key)
+        head = heads.get(store.key)  # (remote id, serial, generation, fingerprint, unknown, in flight, plan id)
+        row = state.get(*store.key) if head is not None and head[6] == plan.plan_id else None
         if row is not None and row.plan_id == plan.plan_id:
             # This plan was partly applied already; apply resumes it if it is the same plan.
             if row.plan_digest is not None and row.plan_digest != store.digest():

@@ -265,9 +265,10 @@ class Snapshots:
         self._bodies: dict[str, dict[str, Any]] = {}
         self._digests: dict[str, str] = {}  # each hash, as one shared string
 
-    def rows(self, rows: list[tuple]) -> list[StoreState]:
+    def rows(self, rows: list[tuple], share_hashes: bool = True) -> list[StoreState]:
         """`stores` rows (columns in table order) as StoreStates; an in-flight mark left
-        by a killed apply reads as an unknown outcome."""
+        by a killed apply reads as an unknown outcome. `share_hashes`: each hash as one
+        string however many rows hold it (worth it when reading many rows)."""
         # One decode for all rows: the decoder then shares the product keys between rows.
         maps = json.loads("[" + ",".join(row[4] for row in rows) + "]") if rows else []
         self._load({h for hashes in maps for h in hashes.values()})
@@ -279,7 +280,7 @@ class Snapshots:
             if in_flight and not unknown:
                 unknown = interrupted_reason(in_flight)
             # Every store that holds a body refers to one copy of its hash, not its own.
-            hashes = {key: digests[h] for key, h in decoded.items()}
+            hashes = {key: digests[h] for key, h in decoded.items()} if share_hashes else decoded
             resources = {key: bodies[h] for key, h in hashes.items()}
             out.append(StoreState(backend, store, remote_id, json.loads(meta), resources, fingerprint, serial,
                                   plan_id, action_index, unknown, updated_at, in_flight, hashes,

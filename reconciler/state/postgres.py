@@ -186,7 +186,7 @@ class PostgresStateStore(StateStore):
         row = self._db.execute(
             f"SELECT {_STORE_COLUMNS} FROM stores WHERE backend=%s AND store=%s", (backend, store)
         ).fetchone()
-        return self._snapshots.rows([row])[0] if row else None
+        return self._snapshots.rows([row], share_hashes=False)[0] if row else None
 
     def all(self) -> list[StoreState]:
         rows = self._db.execute(f"SELECT {_STORE_COLUMNS} FROM stores ORDER BY backend, store").fetchall()

@@ -141,7 +141,7 @@ class SQLiteStateStore(StateStore):
         row = self._db.execute(
             f"SELECT {_STORE_COLUMNS} FROM stores WHERE backend=? AND store=?", (backend, store)
         ).fetchone()
-        return self._snapshots.rows([row])[0] if row else None
+        return self._snapshots.rows([row], share_hashes=False)[0] if row else None
 
     def all(self) -> list[StoreState]:
         rows = self._db.execute(f"SELECT {_STORE_COLUMNS} FROM stores ORDER BY backend, store").fetchall()
