@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
 
-from ..fingerprint import resource_hash, snapshot_fingerprint
+from ..fingerprint import fingerprint, resource_hash, snapshot_fingerprint
 
 # 2: stores.in_flight, the action an apply was sending (set before, cleared after).
 # 3: resource bodies are kept once each in `bodies`, by content hash; stores.resources
@@ -328,3 +328,40 @@ def to_content_addressed(meta: str, resources: str) -> tuple[str, str, list[tupl
     decoded = json.loads(resources)
     hashes, bodies = Snapshots.encode(decoded, None)
     return hashes, snapshot_fingerprint(json.loads(meta), decoded), bodies
+
+
+STORE_COLUMNS = ("backend, store, remote_id, meta, resources, fingerprint, serial, plan_id, "
+                 "action_index, unknown, updated_at, in_flight, generation, plan_digest")
+
+
+class SqlReads:
+    """The reads a plan makes of every row, in SQL both state stores speak: `_db` is a
+    connection whose `execute(sql, params)` returns a cursor, `_param` its placeholder."""
+
+    _db: Any
+    _param: str
+    _snapshots: Snapshots
+
+    def heads(self) -> dict[tuple[str, str], tuple]:
+        rows = self._db.execute("SELECT backend, store, remote_id, serial, generation, fingerprint, unknown,"
+                                " in_flight, plan_id FROM stores").fetchall()
+        return {(row[0], row[1]): tuple(row[2:]) for row in rows}
+
+    def get_many(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], StoreState]:
+        keys = list(keys)
+        found: list[tuple] = []
+        pair = f"({self._param}, {self._param})"
+        for start in range(0, len(keys), 400):  # under SQLite's bound-parameter limit
+            chunk = keys[start:start + 400]
+            found += self._db.execute(
+                f"SELECT {STORE_COLUMNS} FROM stores WHERE (backend, store) IN "
+                f"(VALUES {', '.join([pair] * len(chunk))})", [v for key in chunk for v in key]).fetchall()
+        return {(state.backend, state.store): state for state in self._snapshots.rows(found)}
+
+    def observation_digests(self) -> dict[tuple[str, str], str]:
+        rows = self._db.execute("SELECT backend, store, key, fields, observed_at, source FROM observations"
+                                " ORDER BY backend, store, key").fetchall()
+        by_store: dict[tuple[str, str], list] = {}
+        for backend, store, *rest in rows:
+            by_store.setdefault((backend, store), []).append(rest)
+        return {key: fingerprint(value) for key, value in by_store.items()}

@@ -15,11 +15,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ..errors import LockHeld, ReconcilerError
-from ..fingerprint import fingerprint
 from ..redaction import scrub
 from .base import (
     HISTORY_COLUMNS,
     SCHEMA_VERSION,
+    STORE_COLUMNS,
     Lock,
     Observation,
     StateStore,
@@ -27,6 +27,7 @@ from .base import (
     dump_json,
     now_utc,
     Snapshots,
+    SqlReads,
     to_content_addressed,
     versions_to_apply,
 )
@@ -68,8 +69,6 @@ _SCHEMA = [
         backend TEXT NOT NULL, token TEXT NOT NULL, expires_at TEXT NOT NULL, PRIMARY KEY (backend, token))""",
 ]
 
-_STORE_COLUMNS = ("backend, store, remote_id, meta, resources, fingerprint, serial, plan_id, "
-                  "action_index, unknown, updated_at, in_flight, generation, plan_digest")
 
 # Per schema version, what brings a store of the version before it up to date: SQL
 # statements, or a function of the connection. stores.resources holds {key: hash} from 3.
@@ -103,7 +102,9 @@ def describe(url: str) -> str:
     return f"{host}{port}/{parts.get('dbname') or parts.get('user') or ''}"
 
 
-class PostgresStateStore(StateStore):
+class PostgresStateStore(SqlReads, StateStore):
+    _param = "%s"
+
     def __init__(self, url: str):
         if psycopg is None:
             raise ReconcilerError("PostgreSQL state needs the psycopg package: pip install 'psycopg[binary]'")
@@ -184,39 +185,16 @@ class PostgresStateStore(StateStore):
     # -- view ---------------------------------------------------------------------------------
     def get(self, backend: str, store: str) -> StoreState | None:
         row = self._db.execute(
-            f"SELECT {_STORE_COLUMNS} FROM stores WHERE backend=%s AND store=%s", (backend, store)
+            f"SELECT {STORE_COLUMNS} FROM stores WHERE backend=%s AND store=%s", (backend, store)
         ).fetchone()
         return self._snapshots.rows([row], share_hashes=False)[0] if row else None
 
     def all(self) -> list[StoreState]:
-        rows = self._db.execute(f"SELECT {_STORE_COLUMNS} FROM stores ORDER BY backend, store").fetchall()
+        rows = self._db.execute(f"SELECT {STORE_COLUMNS} FROM stores ORDER BY backend, store").fetchall()
         return self._snapshots.rows(rows)
 
     def _fetch_bodies(self, hashes: list[str]) -> list[tuple[str, str]]:
         return self._db.execute("SELECT hash, body FROM bodies WHERE hash = ANY(%s)", (hashes,)).fetchall()
-
-    def heads(self) -> dict[tuple[str, str], tuple]:
-        rows = self._db.execute("SELECT backend, store, remote_id, serial, generation, fingerprint, unknown,"
-                                " in_flight, plan_id FROM stores").fetchall()
-        return {(row[0], row[1]): tuple(row[2:]) for row in rows}
-
-    def get_many(self, keys) -> dict[tuple[str, str], StoreState]:
-        keys = list(keys)
-        found: list[tuple] = []
-        for start in range(0, len(keys), 400):  # under SQLite's bound-parameter limit
-            chunk = keys[start:start + 400]
-            found += self._db.execute(
-                f"SELECT {_STORE_COLUMNS} FROM stores WHERE (backend, store) IN "
-                f"(VALUES {', '.join(['(%s, %s)'] * len(chunk))})", [v for key in chunk for v in key]).fetchall()
-        return {(state.backend, state.store): state for state in self._snapshots.rows(found)}
-
-    def observation_digests(self) -> dict[tuple[str, str], str]:
-        rows = self._db.execute("SELECT backend, store, key, fields, observed_at, source FROM observations"
-                                " ORDER BY backend, store, key").fetchall()
-        by_store: dict[tuple[str, str], list] = {}
-        for backend, store, *rest in rows:
-            by_store.setdefault((backend, store), []).append(rest)
-        return {key: fingerprint(value) for key, value in by_store.items()}
 
     def locks(self) -> list[Lock]:
         rows = self._db.execute(
