@@ -289,7 +289,8 @@ async def _apply_actions(plan: Plan, store: StorePlan, provider: Provider, write
             try:
                 response = await provider.execute(store, action)
             except OutcomeUnknown as exc:
-                await writer.call(key, lambda: _close(state, store, owner, unknown=(str(exc), plan, action)))
+                await writer.call(key, functools.partial(_close, state, store, owner,
+                                                         unknown=(str(exc), plan, action)))
                 result.status, result.message = "unknown", f"action {action.index} ({action.kind}): {exc}"
                 notify(store, action, "unknown")
                 return result

@@ -9,15 +9,14 @@ network produces (read timeouts, connections dropped mid-response).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 import httpx
+
+from .atomic import write_atomically
 
 FAULT_KINDS = ("latency", "unknown", "http_error", "rate_limit", "timeout", "drop", "result")
 
@@ -214,16 +213,7 @@ class JsonFile:
     def save(self, data: dict[str, Any]) -> None:
         if self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, ensure_ascii=False)
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        write_atomically(self.path, json.dumps(data, ensure_ascii=False))
         stat = self.path.stat()
         self._stamp = (stat.st_ino, stat.st_mtime_ns)
 

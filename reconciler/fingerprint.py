@@ -27,12 +27,15 @@ def encode_body(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-class _ByIdentity:
+class ByIdentity:
     """A value computed once per object. The object is held, so its id is never reused
     for another object while the entry exists."""
 
-    def __init__(self, compute: Callable[[Any], Any]):
+    def __init__(self, compute: Callable[[Any], Any], limit: int | None = None):
+        """`limit`: forget everything once this many objects are held (for values of
+        objects a long-lived process keeps making, such as plans)."""
         self._compute = compute
+        self._limit = limit
         self._entries: dict[int, tuple[Any, Any]] = {}
 
     def __call__(self, obj: Any) -> Any:
@@ -40,6 +43,8 @@ class _ByIdentity:
         if entry is not None and entry[0] is obj:
             return entry[1]
         value = self._compute(obj)
+        if self._limit is not None and len(self._entries) >= self._limit:
+            self._entries.clear()
         self._entries[id(obj)] = (obj, value)
         return value
 
@@ -58,7 +63,7 @@ class _ByIdentity:
 
 
 #: Bytes of a resource in a request body (`encode_body`), once per resource object.
-encoded_size = _ByIdentity(lambda value: len(encode_body(value)))
+encoded_size = ByIdentity(lambda value: len(encode_body(value)))
 
 
 def _hash_and_size(value: Any) -> str:
@@ -70,7 +75,7 @@ def _hash_and_size(value: Any) -> str:
 
 
 #: sha256 of a resource's canonical JSON, once per resource object.
-resource_hash = _ByIdentity(_hash_and_size)
+resource_hash = ByIdentity(_hash_and_size)
 
 
 def snapshot_fingerprint(meta: Mapping[str, Any], resources: Mapping[str, Any],

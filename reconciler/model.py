@@ -113,7 +113,7 @@ class StockLevel:
     expir_date: str | None = None
 
     @classmethod
-    def of(cls, value: "Decimal | StockEntry") -> "StockLevel":
+    def of(cls, value: Decimal | StockEntry) -> StockLevel:
         if isinstance(value, StockEntry):
             return cls(value.quantity, value.lot_number, value.manuf_date, value.expir_date)
         return cls(value)

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .diff import FieldChange, ResourceChange
 from .errors import PlanError, SafetyRefused
-from .fingerprint import fingerprint
+from .fingerprint import ByIdentity, fingerprint
 
 FORMAT_VERSION = 1
 
@@ -88,9 +88,6 @@ class AvailabilityMove(Frozen):
     available: bool  # after the plan
 
 
-_DIGESTS: dict[int, tuple["StorePlan", str]] = {}
-
-
 class StorePlan(Frozen):
     backend: str
     provider: str
@@ -139,14 +136,7 @@ class StorePlan(Frozen):
         that may differ between two derivations of the same plan (who held a lock).
         Remembered per object (a store plan is frozen): apply asks for it more than once,
         and a full sync's plan carries every product of the store."""
-        entry = _DIGESTS.get(id(self))
-        if entry is not None and entry[0] is self:
-            return entry[1]
-        value = fingerprint(self.model_dump(mode="json", exclude={"warnings"}))
-        if len(_DIGESTS) >= 10_000:  # bounded: a long-lived process plans many times
-            _DIGESTS.clear()
-        _DIGESTS[id(self)] = (self, value)
-        return value
+        return _store_plan_digest(self)
 
     def counts(self) -> dict[str, int]:
         counts = {"create": 0, "update": 0, "delete": 0}
@@ -321,3 +311,8 @@ def safety_check(
         max_removed_share=max_removed_share, max_unavailable_share=max_unavailable_share,
         empties_store=empties, violations=violations,
     )
+
+
+#: StorePlan.digest, once per store plan object (bounded: a long-lived process plans often).
+_store_plan_digest = ByIdentity(lambda store: fingerprint(store.model_dump(mode="json", exclude={"warnings"})),
+                                limit=10_000)

@@ -27,12 +27,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .atomic import write_atomically
 from .plan import StorePlan
 from .project import PROJECT_FILE, Project, load_project
 
@@ -67,17 +67,8 @@ class PlanCache:
         return cls(path, base, data.get("files", {}), data.get("plans", {}))
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps({"format": FORMAT, "base": self.base, "files": self.files, "plans": self.plans},
-                          ensure_ascii=False, separators=(",", ":"))
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".plan-cache.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(self.path, json.dumps({"format": FORMAT, "base": self.base, "files": self.files,
+                                                "plans": self.plans}, ensure_ascii=False, separators=(",", ":")))
 
     def stores_only(self, display: str, text: str) -> bool:
         """The file is unchanged and defines stores only: it may be skipped if its bindings' plans hold."""
@@ -101,7 +92,7 @@ def _catalog_digest(project: Project) -> str:
 class Inputs:
     """A binding's cache key from what the project and the state say now."""
 
-    def __init__(self, project: Project, cache: PlanCache, state: Any):
+    def __init__(self, project: Project, state: Any):
         self.project = project
         self.catalog = _catalog_digest(project)
         self.heads = state.heads()
@@ -160,7 +151,7 @@ def load_with_cache(root: Path, options: Any, open_state: Any) -> Reuse:
     project = load_project(root, skip=cache.stores_only)
     state = open_state(project)
     try:
-        inputs = Inputs(project, cache, state)
+        inputs = Inputs(project, state)
     finally:
         state.close()
     plans: dict[tuple[str, str], StorePlan] = {}
@@ -198,17 +189,17 @@ def remember(reuse: Reuse, stores: list[StorePlan], options: Any) -> None:
     """Keep what this plan found for the next one: the loaded files, and every store plan
     that sends nothing (reused ones stay)."""
     project, cache = reuse.project, reuse.cache
-    sources = {source.display: source for source in project.files}
     files: dict[str, dict[str, Any]] = {d: cache.files[d] for d in project.skipped}
+    defined: dict[str, dict[str, Any]] = {source.display: {} for source in project.files}
     text_of: dict[str, str] = {}
-    for display, source in sources.items():
+    for store_id, store in project.catalog.stores.items():  # grouped by the file that defines them
+        display = project.catalog.origins[("stores", store_id)].display
+        defined[display][store_id] = {"bindings": sorted(store.backends), "aux": aux_hashes(project, store_id)}
+        text_of[store_id] = project.texts[display]
+    for source in project.files:
         data = source.data if isinstance(source.data, dict) else {}
-        defined = {}
-        for store_id, store in project.catalog.stores.items():
-            if project.catalog.origins.get(("stores", store_id)) is source:
-                defined[store_id] = {"bindings": sorted(store.backends), "aux": aux_hashes(project, store_id)}
-                text_of[store_id] = project.texts[display]
-        files[display] = {"text": project.texts[display], "stores": defined, "other": bool(set(data) - {"stores"})}
+        files[source.display] = {"text": project.texts[source.display], "stores": defined[source.display],
+                                 "other": bool(set(data) - {"stores"})}
     plans = {k: v for k, v in cache.plans.items() if tuple(k.split("\n", 1)) in reuse.plans}
     for store in stores:
         if store.actions or reads_live(project, options, store.backend) or store.store not in text_of:

@@ -103,6 +103,10 @@ class PlanOptions:
     # again without planning the rest of the chain.
     only: frozenset[tuple[str, str]] | None = None
 
+    def covers(self, key: tuple[str, str]) -> bool:
+        """Whether a (backend, store) binding is planned with these options."""
+        return self.selector.selects(*key) and (self.only is None or key in self.only)
+
 
 @dataclass
 class _Target:
@@ -144,11 +148,9 @@ def _targets(validated: Validated, state: StateView, options: PlanOptions,
         raise ConfigError(unmatched)
     # Snapshots are read only for what is planned: the selected views, and stores that left
     # the catalog (or a backend) but still hold something there.
-    views = [v for v in validated.views if options.selector.selects(v.backend, v.store_id)
-             and (options.only is None or (v.backend, v.store_id) in options.only)]
+    views = [v for v in validated.views if options.covers((v.backend, v.store_id))]
     in_catalog = {(v.backend, v.store_id) for v in validated.views} | reused | left_out
-    gone = [k for k in heads if k not in in_catalog and k[0] in validated.providers
-            and options.selector.selects(*k) and (options.only is None or k in options.only)]
+    gone = [k for k in heads if k not in in_catalog and k[0] in validated.providers and options.covers(k)]
     rows = state.get_many([(v.backend, v.store_id) for v in views] + gone)
     leaving = [k for k in gone if rows[k].resources or rows[k].unknown]
     for view in views:
@@ -283,8 +285,7 @@ async def make_plan(validated: Validated, state: StateView, options: PlanOptions
     reused = reused or {}
     targets = _targets(validated, state, options, frozenset(reused))
     live = await _observe(targets, options)
-    stores: list[StorePlan] = [plan for key, plan in reused.items() if options.selector.selects(*key)
-                               and (options.only is None or key in options.only)]
+    stores: list[StorePlan] = [plan for key, plan in reused.items() if options.covers(key)]
     for target in sorted(targets, key=lambda t: (t.backend, t.store)):
         observed = live.get((target.backend, target.store))
         if observed is None and _moved(target):
@@ -474,10 +475,10 @@ async def check_fresh(plan: Plan, validated: Validated, state: StateView) -> Non
             stale.append(f"{where}: backend {store.backend!r} is no longer configured")
             continue
         head = heads.get(store.key)  # (remote id, serial, generation, fingerprint, unknown, in flight, plan id)
-        row = state.get(*store.key) if head is not None and head[6] == plan.plan_id else None
-        if row is not None and row.plan_id == plan.plan_id:
+        if head is not None and head[6] == plan.plan_id:
+            row = state.get(*store.key)
             # This plan was partly applied already; apply resumes it if it is the same plan.
-            if row.plan_digest is not None and row.plan_digest != store.digest():
+            if row is not None and row.plan_digest is not None and row.plan_digest != store.digest():
                 edited.append(f"{where}: its actions differ from the ones this plan started applying")
             continue
         now = again.get(store.key)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Iterable
 
 from cryptography.exceptions import UnsupportedAlgorithm
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from reconciler.sdk import (
     Action,

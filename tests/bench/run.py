@@ -49,7 +49,7 @@ from reconciler_dstore import signing  # noqa: E402
 STEPS = ("validate", "plan", "pr", "drift", "apply", "floor", "ceiling", "file")
 CHAIN_STEPS = ("validate", "plan", "pr", "drift", "apply")
 NAMES = {"validate": "validate", "plan": "plan, no changes", "pr": f"plan --out, PR editing {chain.PR_STORES} stores",
-         "pr-full": f"the same PR plan, --no-cache", "drift": "plan, 1% drift", "apply": "apply 1% drift (loopback)"}
+         "pr-full": "the same PR plan, --no-cache", "drift": "plan, 1% drift", "apply": "apply 1% drift (loopback)"}
 # Issue 15, on this machine, realistic chain: (stores, step) -> (seconds, MiB).
 TARGETS = {(500, "drift"): (10, 1024), (2000, "drift"): (40, 3072), (2000, "pr"): (2, None)}
 APPLY_TARGET = 200  # requests per second over loopback

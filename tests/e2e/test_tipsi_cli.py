@@ -7,7 +7,7 @@ import json
 import pytest
 
 from project_runner import ProjectRunner, copy_example
-from tipsi_helpers import SYNC, SYNC_CLEAR, tipsi_emulator_of, tipsi_syncs
+from tipsi_helpers import SYNC, tipsi_emulator_of, tipsi_syncs
 
 # The document's batch: its external ids are JSON integers, and so are ours for such ids.
 SAMPLE = [

@@ -41,7 +41,7 @@ def store(n: int, rng: random.Random | None = None) -> str:
     prices = {f"p{i}": f"{i + 2}.00" for i in range(8) if rng and rng.random() < 0.2}
     status = {f"p{i}": "SOLDOUT" for i in range(8) if rng and rng.random() < 0.1}
     stock = {f"p{i}": (rng.randint(0, 20) if rng else 5) for i in range(8)}
-    out = [f"stores:", f"  st{n}:", f"    name: Store {n}", "    menu: m", "    backends: {" + ", ".join(backends) + "}"]
+    out = ["stores:", f"  st{n}:", f"    name: Store {n}", "    menu: m", "    backends: {" + ", ".join(backends) + "}"]
     if prices:
         out.append("    prices: {" + ", ".join(f'{k}: "{v}"' for k, v in prices.items()) + "}")
     if status:

@@ -80,7 +80,7 @@ def test_a_price_of_thousands_of_digits_is_located(tmp_path, price, phrase):
     root = write_project(tmp_path / "p", {"catalog.yaml": MENU.replace("PRICE", price)})
     run = validate(root)
     assert run.exit_code == 1
-    assert f"catalog.yaml:5:33: error: " in run.stderr and phrase in run.stderr, run.stderr
+    assert "catalog.yaml:5:33: error: " in run.stderr and phrase in run.stderr, run.stderr
 
 
 def test_prices_keep_exact_decimals(tmp_path):
